@@ -1,0 +1,28 @@
+// Settings of the ambient runtime. They are read once, when the runtime starts (on the
+// first spawn, run, spawn_blocking or sleep from a fiber); configure() after that throws.
+#pragma once
+
+#include <cstddef>
+
+namespace weft {
+
+struct Config {
+  // Worker threads, each running one fiber scheduler. 0: the WEFT_THREADS environment
+  // variable if set, else the number of CPUs.
+  unsigned threads = 0;
+  // Usable bytes of each fiber stack, rounded up to whole pages. Stacks are committed
+  // lazily, so this is address space, not memory. 0: WEFT_STACK_SIZE, else 128 KiB.
+  std::size_t stack_size = 0;
+  // Upper bound of the spawn_blocking thread pool, which grows on demand and shrinks
+  // when idle. 0: WEFT_BLOCKING_THREADS, else 64.
+  unsigned blocking_threads = 0;
+};
+
+// Sets the ambient runtime's configuration. Throws std::logic_error if the runtime has
+// already started, std::invalid_argument for values out of range.
+void configure(const Config& config);
+
+// The configuration in force (or that will be, once the runtime starts).
+Config current_config();
+
+}  // namespace weft

@@ -1,0 +1,152 @@
+// The shared state behind Unfuture and Promise: a result slot (value or exception), the
+// fibers and threads waiting for it, and callbacks to run when it completes. A state may
+// also own the work that completes it (a spawned function, a continuation): run_task().
+//
+// Waiting uses Boost.Fiber's condition_variable_any, which suspends only the calling fiber
+// and, on a plain thread, blocks the thread in that thread's own (implicit) scheduler.
+#pragma once
+
+#include <weft/detail/spinlock.hpp>
+
+#include <boost/fiber/condition_variable.hpp>
+#include <boost/intrusive_ptr.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace weft::detail {
+
+// Something to run once a state completes. Runs in whatever completes the state (or in
+// on_ready's caller if already complete), so it must not block.
+struct Callback {
+  virtual ~Callback() = default;
+  virtual void fire() noexcept = 0;
+  Callback* next = nullptr;
+};
+
+template <class F>
+struct CallbackFn final : Callback {
+  explicit CallbackFn(F f) : f_(std::move(f)) {}
+  void fire() noexcept override { f_(); }
+  F f_;
+};
+
+class StateBase {
+ public:
+  StateBase() = default;
+  StateBase(const StateBase&) = delete;
+  StateBase& operator=(const StateBase&) = delete;
+  // Reports an exception nobody retrieved (see report_unretrieved).
+  virtual ~StateBase();
+
+  bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+  // A result (value or exception) has been stored or is being stored.
+  bool has_result() const noexcept { return claimed_.load(std::memory_order_acquire); }
+
+  // Blocks the calling fiber (or thread) until ready. Throws deadlock_error if the caller
+  // is the fiber whose work would complete this state.
+  void wait();
+  // Same with a deadline; returns ready().
+  bool wait_until(std::chrono::steady_clock::time_point deadline);
+
+  // Store an exception. Throws std::future_error(promise_already_satisfied) if a result
+  // is already stored.
+  void set_exception(std::exception_ptr e);
+
+  // After ready(): rethrows the stored exception, if any, marking it retrieved.
+  void rethrow_if_failed() const;
+  // After ready(): the stored exception (null if a value), without marking it retrieved.
+  std::exception_ptr exception() const noexcept { return exception_; }
+  void mark_retrieved() const noexcept { retrieved_.store(true, std::memory_order_relaxed); }
+
+  // Runs f() when the state completes; at once, in the caller, if it already has.
+  template <class F>
+  void on_ready(F f) {
+    add_callback(std::make_unique<CallbackFn<F>>(std::move(f)));
+  }
+
+  // The work owned by this state, run by the fiber or pool thread it was launched on.
+  // Must complete the state (set a value or an exception) before returning.
+  virtual void run_task() noexcept {}
+
+  // The fiber running this state's work, for self-join detection; null when none.
+  void set_producer(const void* fiber) noexcept { producer_.store(fiber, std::memory_order_relaxed); }
+
+  void set_name(std::string name) { name_ = std::make_unique<std::string>(std::move(name)); }
+  const std::string* name() const noexcept { return name_.get(); }
+
+  friend void intrusive_ptr_add_ref(StateBase* s) noexcept {
+    s->refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  friend void intrusive_ptr_release(StateBase* s) noexcept {
+    if (s->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete s;
+  }
+
+ protected:
+  // Reserves the result slot for one writer; throws future_error if already reserved.
+  void claim_result();
+  // Publishes the reserved result: wakes waiters and runs callbacks.
+  void publish() noexcept;
+
+ private:
+  void add_callback(std::unique_ptr<Callback> cb);
+  void throw_if_self_join() const;
+
+  std::atomic<unsigned> refs_{0};
+  std::atomic<bool> ready_{false};
+  std::atomic<bool> claimed_{false};
+  mutable std::atomic<bool> retrieved_{false};
+  std::atomic<const void*> producer_{nullptr};
+  Spinlock lock_;
+  bool has_waiters_ = false;       // guarded by lock_
+  Callback* callbacks_ = nullptr;  // guarded by lock_; newest first
+  boost::fibers::condition_variable_any waiters_;
+  std::exception_ptr exception_;
+  std::unique_ptr<std::string> name_;
+};
+
+template <class T>
+class State : public StateBase {
+ public:
+  template <class... A>
+  void set_value(A&&... a) {
+    claim_result();
+    value_.emplace(std::forward<A>(a)...);
+    publish();
+  }
+  // After ready() and rethrow_if_failed().
+  T& value() noexcept { return *value_; }
+
+ private:
+  std::optional<T> value_;
+};
+
+template <>
+class State<void> : public StateBase {
+ public:
+  void set_value() {
+    claim_result();
+    publish();
+  }
+};
+
+template <class T>
+using StatePtr = boost::intrusive_ptr<State<T>>;
+
+// Entry points of the runtime (runtime/launch.cpp).
+//
+// Runs task->run_task() in a new fiber: on the current worker when called from one
+// (stealable by idle workers until it starts), else on a worker of the ambient runtime,
+// which starts on first use.
+void launch_fiber(boost::intrusive_ptr<StateBase> task);
+// Runs task->run_task() on the spawn_blocking thread pool.
+void launch_blocking(boost::intrusive_ptr<StateBase> task);
+
+}  // namespace weft::detail

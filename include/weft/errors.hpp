@@ -1,0 +1,20 @@
+// weft's exception types. Misuse of the API (an empty handle, a Promise set twice, a
+// negative duration) throws std::logic_error-derived standard types (std::future_error,
+// std::invalid_argument, std::out_of_range); conditions the runtime detects throw types
+// derived from std::system_error.
+#pragma once
+
+#include <system_error>
+
+namespace weft {
+
+// Thrown by Unfuture::get()/wait() when the wait could never end: a fiber joining the
+// Unfuture of its own work. Carries errc::resource_deadlock_would_occur, as a
+// std::thread joining itself does.
+class deadlock_error : public std::system_error {
+ public:
+  explicit deadlock_error(const char* what)
+      : std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur), what) {}
+};
+
+}  // namespace weft

@@ -1,0 +1,73 @@
+// Starting work: spawn (a fiber), run (a fiber, waited for), spawn_blocking (a pool thread).
+#pragma once
+
+#include <weft/unfuture.hpp>
+
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace weft {
+
+// Optional first argument of spawn().
+struct FiberOptions {
+  // Shown when the fiber's exception is never retrieved.
+  std::string name;
+};
+
+namespace detail {
+
+// f and args, decay-copied like std::thread does, invoked once as rvalues.
+template <class F, class... Args>
+auto bind_call(F&& f, Args&&... args) {
+  return [f = std::decay_t<F>(std::forward<F>(f)),
+          args = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)]() mutable {
+    return std::apply(std::move(f), std::move(args));
+  };
+}
+
+template <class F, class... Args>
+using spawn_result_t = typename unwrap_unfuture<
+    std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>>::type;
+
+}  // namespace detail
+
+// Runs f(args...) as a new fiber; from a plain thread the ambient runtime starts on first
+// use. The fiber runs to completion whether or not anyone keeps the returned handle.
+template <class F, class... Args>
+  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+Unfuture<detail::spawn_result_t<F, Args...>> spawn(F&& f, Args&&... args) {
+  auto task = detail::make_task(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...));
+  detail::launch_fiber(task);
+  return detail::adopt(std::move(task));
+}
+
+template <class F, class... Args>
+  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+Unfuture<detail::spawn_result_t<F, Args...>> spawn(FiberOptions options, F&& f, Args&&... args) {
+  auto task = detail::make_task(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...));
+  if (!options.name.empty()) task->set_name(std::move(options.name));
+  detail::launch_fiber(task);
+  return detail::adopt(std::move(task));
+}
+
+// Runs f(args...) as a fiber and waits for it: the value, or its exception rethrown.
+// On a plain thread it blocks the thread (the asyncio.run of weft).
+template <class F, class... Args>
+detail::spawn_result_t<F, Args...> run(F&& f, Args&&... args) {
+  return spawn(std::forward<F>(f), std::forward<Args>(args)...).get();
+}
+
+// Runs f(args...) on the blocking thread pool, for work no fiber should do: CPU-heavy
+// loops, code that blocks in ways the runtime cannot see. A fiber waiting on the result
+// yields to other fibers meanwhile.
+template <class F, class... Args>
+  requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
+Unfuture<detail::spawn_result_t<F, Args...>> spawn_blocking(F&& f, Args&&... args) {
+  auto task = detail::make_task(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...));
+  detail::launch_blocking(task);
+  return detail::adopt(std::move(task));
+}
+
+}  // namespace weft

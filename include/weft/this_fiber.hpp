@@ -1,0 +1,36 @@
+// Sleeping and yielding. From a fiber these suspend only that fiber; from a plain thread
+// they behave as their std::this_thread counterparts.
+#pragma once
+
+#include <weft/detail/deadline.hpp>
+
+#include <chrono>
+
+namespace weft {
+
+namespace detail {
+void sleep_until_steady(std::chrono::steady_clock::time_point deadline);
+}
+
+// True when called from a fiber run by weft (not from a plain thread, nor from a worker
+// thread's own scheduling code).
+bool in_fiber() noexcept;
+
+// Negative durations throw std::invalid_argument; durations that overflow the clock
+// throw std::out_of_range.
+template <class Rep, class Period>
+void sleep_for(std::chrono::duration<Rep, Period> d) {
+  detail::sleep_until_steady(detail::deadline_after(d, "weft::sleep_for"));
+}
+
+template <class Clock, class Duration>
+void sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
+  detail::sleep_until_steady(detail::to_steady(deadline, "weft::sleep_until"));
+}
+
+namespace this_fiber {
+// Lets every other ready fiber on this worker run once, then continues.
+void yield();
+}  // namespace this_fiber
+
+}  // namespace weft

@@ -1,0 +1,10 @@
+// weft: stackful green threads for C++20 in the gevent style. One include for all of it.
+#pragma once
+
+#include <weft/config.hpp>
+#include <weft/errors.hpp>
+#include <weft/promise.hpp>
+#include <weft/spawn.hpp>
+#include <weft/this_fiber.hpp>
+#include <weft/unfuture.hpp>
+#include <weft/when.hpp>

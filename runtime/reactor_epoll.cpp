@@ -1,0 +1,112 @@
+// Linux reactor backend: epoll for readiness, an eventfd for wake-ups, and
+// epoll_pwait2 (Linux 5.11) for deadlines finer than epoll_wait's milliseconds, which
+// would make every timer up to 1 ms late (rounded up) or spin (rounded down).
+#include "reactor_backend.hpp"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+namespace weft::rt {
+
+namespace {
+
+// Token that marks the wake-up eventfd among the events.
+char wake_token;
+
+std::atomic<bool> pwait2_missing{false};
+
+int wait_events(int epfd, epoll_event* events, int cap, std::int64_t deadline_ns) {
+  if (deadline_ns < 0) return ::epoll_wait(epfd, events, cap, -1);
+  std::int64_t left = deadline_ns - monotonic_ns();
+  if (left < 0) left = 0;
+#ifdef SYS_epoll_pwait2
+  if (!pwait2_missing.load(std::memory_order_relaxed)) {
+    timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    long n = ::syscall(SYS_epoll_pwait2, epfd, events, cap, &ts, nullptr, 0);
+    if (n >= 0 || errno != ENOSYS) return static_cast<int>(n);
+    pwait2_missing.store(true, std::memory_order_relaxed);
+  }
+#endif
+  // Round up: waking early would make the caller poll again in a busy loop.
+  const std::int64_t ms = (left + 999'999) / 1'000'000;
+  return ::epoll_wait(epfd, events, cap, ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms));
+}
+
+}  // namespace
+
+std::int64_t monotonic_ns() noexcept {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+int reactor_open(ReactorBackend& r) noexcept {
+  r.poll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  if (r.poll_fd < 0) return -errno;
+  r.wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (r.wake_fd < 0) {
+    int err = errno;
+    reactor_close(r);
+    return -err;
+  }
+  r.wake_read_fd = r.wake_fd;
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: stays ready until poll drains it
+  ev.data.ptr = &wake_token;
+  if (::epoll_ctl(r.poll_fd, EPOLL_CTL_ADD, r.wake_fd, &ev) < 0) {
+    int err = errno;
+    reactor_close(r);
+    return -err;
+  }
+  return 0;
+}
+
+void reactor_close(ReactorBackend& r) noexcept {
+  if (r.wake_fd >= 0) ::close(r.wake_fd);
+  if (r.poll_fd >= 0) ::close(r.poll_fd);
+  r = ReactorBackend{};
+}
+
+int reactor_arm(ReactorBackend& r, int fd, void* token) noexcept {
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = token;
+  return ::epoll_ctl(r.poll_fd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+
+int reactor_disarm(ReactorBackend& r, int fd) noexcept {
+  return ::epoll_ctl(r.poll_fd, EPOLL_CTL_DEL, fd, nullptr) == 0 ? 0 : -errno;
+}
+
+int reactor_poll(ReactorBackend& r, std::int64_t deadline_ns, ReadyEvent* out, int cap) noexcept {
+  constexpr int kBatch = 128;
+  epoll_event events[kBatch];
+  const int want = cap < kBatch ? cap : kBatch;
+  int n = wait_events(r.poll_fd, events, want, deadline_ns);
+  if (n < 0) return errno == EINTR ? 0 : -errno;
+  int filled = 0;
+  for (int i = 0; i < n; ++i) {
+    if (events[i].data.ptr == &wake_token) {
+      std::uint64_t drained;
+      [[maybe_unused]] ssize_t got = ::read(r.wake_read_fd, &drained, sizeof drained);
+      continue;
+    }
+    const std::uint32_t e = events[i].events;
+    out[filled++] = ReadyEvent{events[i].data.ptr, (e & (EPOLLIN | EPOLLRDHUP)) != 0,
+                               (e & EPOLLOUT) != 0, (e & (EPOLLERR | EPOLLHUP)) != 0};
+  }
+  return filled;
+}
+
+void reactor_wake(ReactorBackend& r) noexcept {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] ssize_t put = ::write(r.wake_fd, &one, sizeof one);
+}
+
+}  // namespace weft::rt

@@ -1,0 +1,137 @@
+#include "runtime.hpp"
+
+#include "stack_pool.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace weft::rt {
+
+namespace {
+
+constexpr unsigned kMaxThreads = 1024;
+constexpr std::size_t kDefaultStack = 128 * 1024;
+constexpr std::size_t kMinStack = 16 * 1024;
+constexpr std::size_t kMaxStack = std::size_t{1} << 30;
+constexpr unsigned kDefaultBlocking = 64;
+
+std::mutex start_lock;
+Config configured;                      // guarded by start_lock
+std::atomic<Runtime*> running{nullptr};  // set once, never cleared
+
+// The number in a WEFT_* variable, or `fallback` when it is unset or empty.
+unsigned long long env_number(const char* name, unsigned long long fallback,
+                              unsigned long long lo, unsigned long long hi) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return fallback;
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(text, &end, 10);
+  if (errno != 0 || *end != '\0' || text[0] == '-' || v < lo || v > hi) {
+    throw std::invalid_argument(std::string(name) + "='" + text + "': expected a whole number from " +
+                                std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  return v;
+}
+
+void validate(const Config& c) {
+  if (c.threads > kMaxThreads) {
+    throw std::invalid_argument("weft::configure: threads must be at most " +
+                                std::to_string(kMaxThreads));
+  }
+  if (c.stack_size != 0 && (c.stack_size < kMinStack || c.stack_size > kMaxStack)) {
+    throw std::invalid_argument("weft::configure: stack_size must be between 16 KiB and 1 GiB");
+  }
+  if (c.blocking_threads > 100000) {
+    throw std::invalid_argument("weft::configure: blocking_threads must be at most 100000");
+  }
+}
+
+// Fills every 0 in c from the environment or the defaults.
+Config resolve(Config c) {
+  if (c.threads == 0) {
+    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    c.threads = static_cast<unsigned>(env_number("WEFT_THREADS", cpus, 1, kMaxThreads));
+  }
+  if (c.stack_size == 0) {
+    c.stack_size = env_number("WEFT_STACK_SIZE", kDefaultStack, kMinStack, kMaxStack);
+  }
+  if (c.blocking_threads == 0) {
+    c.blocking_threads =
+        static_cast<unsigned>(env_number("WEFT_BLOCKING_THREADS", kDefaultBlocking, 1, 100000));
+  }
+  return c;
+}
+
+}  // namespace
+
+Runtime& Runtime::get() {
+  if (Runtime* r = running.load(std::memory_order_acquire)) return *r;
+  std::lock_guard lk(start_lock);
+  if (Runtime* r = running.load(std::memory_order_acquire)) return *r;
+  // Leaked on purpose: workers keep running while static destructors run at exit.
+  auto* r = new Runtime(resolve(configured));
+  running.store(r, std::memory_order_release);
+  return *r;
+}
+
+Runtime::Runtime(const Config& resolved) : config_(resolved), blocking_(resolved.blocking_threads) {
+  set_stack_size(config_.stack_size);
+  workers_.reserve(config_.threads);
+  for (unsigned i = 0; i < config_.threads; ++i) {
+    workers_.push_back(std::make_unique<Worker>(*this, i));
+  }
+  for (auto& w : workers_) w->start();
+}
+
+Worker& Runtime::next_worker() noexcept {
+  return *workers_[next_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
+}
+
+boost::fibers::context* Runtime::steal_fresh(Worker& thief) noexcept {
+  const std::size_t n = workers_.size();
+  for (std::size_t k = 1; k < n; ++k) {
+    Worker& victim = *workers_[(thief.index() + k) % n];
+    if (victim.fresh_count() == 0) continue;
+    if (boost::fibers::context* ctx = victim.pop_fresh()) return ctx;
+  }
+  return nullptr;
+}
+
+void Runtime::wake_a_thief(Worker& from) noexcept {
+  if (asleep_.load(std::memory_order_relaxed) == 0) return;
+  const std::size_t n = workers_.size();
+  for (std::size_t k = 1; k < n; ++k) {
+    Worker& w = *workers_[(from.index() + k) % n];
+    if (w.asleep()) {
+      w.wake();
+      return;
+    }
+  }
+}
+
+}  // namespace weft::rt
+
+namespace weft {
+
+void configure(const Config& config) {
+  rt::validate(config);
+  std::lock_guard lk(rt::start_lock);
+  if (rt::running.load(std::memory_order_acquire) != nullptr) {
+    throw std::logic_error("weft::configure: the runtime has already started; configure it "
+                           "before the first spawn, run or spawn_blocking");
+  }
+  rt::configured = config;
+}
+
+Config current_config() {
+  if (rt::Runtime* r = rt::running.load(std::memory_order_acquire)) return r->config();
+  std::lock_guard lk(rt::start_lock);
+  return rt::resolve(rt::configured);
+}
+
+}  // namespace weft

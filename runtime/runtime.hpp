@@ -1,0 +1,45 @@
+// The ambient runtime: the worker threads and the blocking pool, started on first use
+// with the configuration in force then (weft::configure, or WEFT_* environment variables).
+// It is never torn down; see README.md, "Shutdown", for what happens at process exit.
+#pragma once
+
+#include "blocking_pool.hpp"
+#include "worker.hpp"
+
+#include <weft/config.hpp>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+namespace weft::rt {
+
+class Runtime {
+ public:
+  // The running runtime, starting it if needed. Throws std::invalid_argument for a bad
+  // WEFT_* variable, std::system_error if threads or reactors cannot be created.
+  static Runtime& get();
+
+  explicit Runtime(const Config& resolved);
+
+  // A worker for work arriving from outside any worker (round robin).
+  Worker& next_worker() noexcept;
+
+  // A fiber that has never run, taken from another worker's fresh queue; null if none.
+  boost::fibers::context* steal_fresh(Worker& thief) noexcept;
+  // `from` has fibers waiting to start: wake one sleeping worker to steal them.
+  void wake_a_thief(Worker& from) noexcept;
+  void note_asleep(int delta) noexcept { asleep_.fetch_add(delta, std::memory_order_relaxed); }
+
+  BlockingPool& blocking() noexcept { return blocking_; }
+  const Config& config() const noexcept { return config_; }
+
+ private:
+  const Config config_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<unsigned> next_{0};
+  std::atomic<int> asleep_{0};
+  BlockingPool blocking_;
+};
+
+}  // namespace weft::rt

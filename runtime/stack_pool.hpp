@@ -1,0 +1,37 @@
+// Fiber stacks: pooled, committed lazily, each with a guard page below it.
+//
+// Stacks are carved from slabs of 64 (one mmap with MAP_NORESERVE), so a fiber costs
+// physical memory only for the stack pages it touches, and 100k stacks cost ~1.6k
+// mappings rather than 100k. A stack returns to the freeing thread's cache, then to a
+// global list; stacks are never unmapped.
+//
+// Overflow protection, in order of preference:
+//  - MADV_GUARD_INSTALL (Linux 6.13+): a guard page that faults on access without
+//    splitting the mapping, so every stack is guarded whatever vm.max_map_count says;
+//  - otherwise mprotect(PROT_NONE), which costs two mappings a stack: used while the
+//    stacks take at most half of vm.max_map_count;
+//  - beyond that, a canary word at the bottom of the stack, checked when the stack comes
+//    back; a broken canary aborts the process with a message (late, but never silent).
+// Under AddressSanitizer the guard page is poisoned instead (instrumented code that
+// touches it is reported) and each slab is a LeakSanitizer root region, so objects that
+// only a parked fiber references are not reported as leaks.
+#pragma once
+
+#include <boost/context/stack_context.hpp>
+
+#include <cstddef>
+
+namespace weft::rt {
+
+class StackAllocator {
+ public:
+  boost::context::stack_context allocate();
+  void deallocate(boost::context::stack_context& sctx) noexcept;
+};
+
+// Usable size of each stack from now on (rounded up to pages). Call before the first
+// allocate().
+void set_stack_size(std::size_t usable_bytes);
+std::size_t stack_size() noexcept;
+
+}  // namespace weft::rt

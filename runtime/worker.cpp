@@ -1,0 +1,129 @@
+#include "worker.hpp"
+
+#include "runtime.hpp"
+#include "scheduler.hpp"
+#include "stack_pool.hpp"
+
+#include <boost/fiber/fiber.hpp>
+#include <boost/fiber/operations.hpp>
+
+#include <mutex>
+#include <system_error>
+
+namespace weft::rt {
+
+namespace {
+thread_local Worker* current_worker = nullptr;
+
+// Fibers waiting to start beyond which spawning wakes a sleeping worker to steal some.
+constexpr std::size_t kStealBacklog = 2;
+}  // namespace
+
+Worker::Worker(Runtime& runtime, unsigned index) : runtime_(runtime), index_(index) {
+  if (int err = reactor_open(reactor_); err < 0) {
+    throw std::system_error(-err, std::generic_category(), "weft: cannot create a reactor");
+  }
+}
+
+Worker* Worker::current() noexcept { return current_worker; }
+
+void Worker::start() {
+  std::atomic<bool> started{false};
+  thread_ = std::thread([this, &started] { thread_main(started); });
+  thread_.detach();  // workers live as long as the process (README: "Shutdown")
+  while (!started.load(std::memory_order_acquire)) std::this_thread::yield();
+}
+
+void Worker::thread_main(std::atomic<bool>& started) {
+  current_worker = this;
+  boost::fibers::use_scheduling_algorithm<FiberAlgorithm>(*this);
+  main_ctx_ = boost::fibers::context::active();
+  started.store(true, std::memory_order_release);
+
+  std::vector<TaskPtr> batch;
+  for (;;) {
+    boost::fibers::detail::spinlock_lock lk(inbox_lock_);
+    if (inbox_.empty()) {
+      main_parked_ = true;
+      main_ctx_->suspend(lk);  // the lock is released once this context is off the CPU
+      continue;
+    }
+    batch.swap(inbox_);
+    lk.unlock();
+    for (auto& task : batch) {
+      detail::StateBase& state = *task;  // the inbox batch keeps it alive
+      try {
+        spawn_local(TaskPtr(task));
+      } catch (...) {
+        // No memory for a stack: the task's waiters get the error instead of a hang.
+        state.set_exception(std::current_exception());
+      }
+    }
+    batch.clear();
+  }
+}
+
+void Worker::spawn_local(TaskPtr task) {
+  struct FreshScope {
+    FreshScope() { mark_next_fiber_fresh(true); }
+    ~FreshScope() { mark_next_fiber_fresh(false); }
+  };
+  {
+    FreshScope fresh;
+    boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, StackAllocator{},
+                         [task = std::move(task)]() mutable {
+                           TaskPtr mine = std::move(task);  // released before the fiber ends
+                           mine->set_producer(boost::fibers::context::active());
+                           mine->run_task();
+                         })
+        .detach();
+  }
+  if (fresh_count() >= kStealBacklog) runtime_.wake_a_thief(*this);
+}
+
+void Worker::post(TaskPtr task) {
+  boost::fibers::detail::spinlock_lock lk(inbox_lock_);
+  inbox_.push_back(std::move(task));
+  const bool parked = std::exchange(main_parked_, false);
+  lk.unlock();
+  if (parked) main_ctx_->get_scheduler()->schedule_from_remote(main_ctx_);
+}
+
+void Worker::push_fresh(boost::fibers::context* ctx) noexcept {
+  std::lock_guard lk(fresh_lock_);
+  ctx->ready_link(fresh_);
+  fresh_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+boost::fibers::context* Worker::pop_fresh() noexcept {
+  std::lock_guard lk(fresh_lock_);
+  if (fresh_.empty()) return nullptr;
+  boost::fibers::context* ctx = &fresh_.front();
+  fresh_.pop_front();
+  fresh_count_.fetch_sub(1, std::memory_order_relaxed);
+  return ctx;
+}
+
+void Worker::sleep_until(std::chrono::steady_clock::time_point deadline) noexcept {
+  if (wake_state_.exchange(kAsleep, std::memory_order_acq_rel) == kWoken) {
+    wake_state_.store(kRunning, std::memory_order_relaxed);
+    return;
+  }
+  runtime_.note_asleep(+1);
+  // steady_clock is CLOCK_MONOTONIC on Linux, so its epoch is the reactor's.
+  const std::int64_t deadline_ns =
+      deadline == std::chrono::steady_clock::time_point::max()
+          ? -1
+          : std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  ReadyEvent events[64];
+  // No fd is armed yet, so the events can only be wake-ups, which poll consumes itself.
+  (void)reactor_poll(reactor_, deadline_ns, events, 64);
+  runtime_.note_asleep(-1);
+  wake_state_.store(kRunning, std::memory_order_release);
+}
+
+void Worker::wake() noexcept {
+  if (wake_state_.exchange(kWoken, std::memory_order_acq_rel) == kAsleep) reactor_wake(reactor_);
+}
+
+}  // namespace weft::rt

@@ -1,0 +1,79 @@
+// A worker: one OS thread running one Boost.Fiber scheduler (with FiberAlgorithm) over
+// one reactor. The thread's main context drains an inbox of tasks posted by threads that
+// are not workers and turns each into a fiber; fibers spawned on the worker itself skip
+// the inbox.
+#pragma once
+
+#include "reactor_backend.hpp"
+
+#include <weft/detail/state.hpp>
+
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/detail/spinlock.hpp>
+#include <boost/fiber/scheduler.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <thread>
+#include <vector>
+
+namespace weft::rt {
+
+class Runtime;
+
+class Worker {
+ public:
+  using TaskPtr = boost::intrusive_ptr<detail::StateBase>;
+
+  Worker(Runtime& runtime, unsigned index);
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Starts the thread; returns once its scheduler is ready to take tasks.
+  void start();
+
+  // The worker whose thread is calling, or null on any other thread.
+  static Worker* current() noexcept;
+
+  // Runs task as a new fiber here. Only from this worker's thread.
+  void spawn_local(TaskPtr task);
+  // Hands task to this worker from another thread.
+  void post(TaskPtr task);
+
+  // The stealable queue of fibers that have never run (see scheduler.hpp).
+  void push_fresh(boost::fibers::context* ctx) noexcept;
+  boost::fibers::context* pop_fresh() noexcept;
+  std::size_t fresh_count() const noexcept { return fresh_count_.load(std::memory_order_relaxed); }
+
+  // Called by the algorithm: wait in the reactor until the deadline or a wake().
+  void sleep_until(std::chrono::steady_clock::time_point deadline) noexcept;
+  // From any thread: end a current or the next sleep_until. Redundant calls are free.
+  void wake() noexcept;
+  bool asleep() const noexcept { return wake_state_.load(std::memory_order_relaxed) == kAsleep; }
+
+  Runtime& runtime() const noexcept { return runtime_; }
+  unsigned index() const noexcept { return index_; }
+
+ private:
+  void thread_main(std::atomic<bool>& started);
+
+  enum : int { kRunning, kAsleep, kWoken };
+
+  Runtime& runtime_;
+  const unsigned index_;
+  std::thread thread_;
+  ReactorBackend reactor_;
+  std::atomic<int> wake_state_{kRunning};
+
+  boost::fibers::context* main_ctx_ = nullptr;
+  boost::fibers::detail::spinlock inbox_lock_;
+  std::vector<TaskPtr> inbox_;  // guarded by inbox_lock_
+  bool main_parked_ = false;    // guarded by inbox_lock_
+
+  detail::Spinlock fresh_lock_;
+  boost::fibers::scheduler::ready_queue_type fresh_;  // guarded by fresh_lock_
+  std::atomic<std::size_t> fresh_count_{0};
+};
+
+}  // namespace weft::rt

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what weft needs to build, test and benchmark on Debian 12, and nothing that is
+# already there. Safe to run again; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libboost-context1.74-dev libboost-fiber1.74-dev
+  doctest-dev libbenchmark-dev
+)
+# Benchmarks compare against a Go peer; only fetched when asked for.
+if [[ "${WEFT_WITH_BENCH_PEERS:-0}" == 1 ]]; then
+  packages+=(golang-go)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
