@@ -1,0 +1,120 @@
+// The tour: unsync's README examples, in weft. Each prints its result and how long it took.
+//
+//   ./build/samples/tour
+#include <weft/weft.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Runs one example and prints "<title>: <result> (<seconds> s)".
+template <class F>
+void example(const char* title, F body) {
+  const auto start = Clock::now();
+  std::string result = body();
+  const std::chrono::duration<double> took = Clock::now() - start;
+  std::printf("%-24s %s  (%.3f s)\n", title, result.c_str(), took.count());
+}
+
+// A fiber that sleeps 0.1 s: only this fiber waits, its worker runs others meanwhile.
+std::string unfuture_sleep() {
+  weft::sleep_for(100ms);
+  return "I like decorators";
+}
+
+// Ordinary blocking code: sleeps its whole thread, so it belongs on the blocking pool.
+std::string non_async_function(int) {
+  std::this_thread::sleep_for(100ms);
+  return "Run in parallel!";
+}
+
+int initiate(int request) {
+  weft::sleep_for(100ms);
+  return request + 1;
+}
+
+// A continuation that takes the completed Unfuture (unsync's task.result() style).
+int process(weft::Unfuture<int> task) {
+  weft::sleep_for(100ms);
+  return task.get() * 2;
+}
+
+// The "mixing" example: a thread-pool function whose result a fiber continues.
+std::pair<int, int> blocking_pair(int num) {
+  std::this_thread::sleep_for(100ms);
+  return {num, num + 1};
+}
+
+std::pair<int, int> result_continuation(weft::Unfuture<std::pair<int, int>> task) {
+  weft::sleep_for(100ms);
+  auto [num, res] = task.get();
+  return {num, res * 2};
+}
+
+std::map<int, int> result_processor(std::vector<weft::Unfuture<std::pair<int, int>>> tasks) {
+  std::map<int, int> output;
+  for (auto& task : tasks) {
+    auto [num, res] = task.get();
+    output[num] = res;
+  }
+  return output;
+}
+
+std::string show(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", '" : "'") + items[i] + "'";
+  return out + "]";
+}
+
+std::string show(const std::map<int, int>& items) {
+  std::string out = "{";
+  for (auto& [k, v] : items) out += (out.size() > 1 ? ", " : "") + std::to_string(k) + ": " + std::to_string(v);
+  return out + "}";
+}
+
+}  // namespace
+
+int main() {
+  std::printf("weft tour: %u worker threads\n\n", weft::current_config().threads);
+
+  example("simple sleep:", [] { return weft::spawn(unfuture_sleep).get(); });
+
+  example("ten blocking calls:", [] {
+    std::vector<weft::Unfuture<std::string>> calls;
+    for (int i = 0; i < 10; ++i) calls.push_back(weft::spawn_blocking(non_async_function, i));
+    return show(weft::when_all(calls).get());
+  });
+
+  example("initiate(1).then:", [] {
+    return std::to_string(weft::spawn(initiate, 1).then(process).get());
+  });
+
+  example("mixing:", [] {
+    std::vector<weft::Unfuture<std::pair<int, int>>> tasks;
+    for (int i = 0; i < 10; ++i) {
+      tasks.push_back(weft::spawn_blocking(blocking_pair, i).then(result_continuation));
+    }
+    return show(weft::spawn(result_processor, tasks).get());
+  });
+
+  example("fire and forget:", [] {
+    weft::Promise<std::string> done;
+    auto seen = done.get_unfuture();
+    // The handle spawn returns is dropped at once; the fiber still runs to the end.
+    weft::spawn([done = std::move(done)]() mutable {
+      weft::sleep_for(50ms);
+      done.set_value("the dropped fiber finished its work");
+    });
+    return seen.get();
+  });
+  return 0;
+}
