@@ -1,0 +1,39 @@
+// A minimal program built against an *installed* weft, by tests/install/check_install.sh:
+// once with find_package(weft CONFIG) and once with pkg-config, shared and static.
+// Exit code 0 on success; otherwise a message on stderr and a nonzero code.
+#include <weft/weft.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+
+using namespace std::chrono_literals;
+
+int main() {
+  try {
+    const auto start = std::chrono::steady_clock::now();
+    weft::Unfuture<int> answer = weft::spawn([](int base) {
+      if (!weft::in_fiber()) return -1;
+      weft::sleep_for(10ms);
+      return base + 2;
+    }, 40);
+    const int value = answer.get();
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (value != 42) {
+      std::fprintf(stderr, "consumer: fiber returned %d, expected 42%s\n", value,
+                   value == -1 ? " (weft::in_fiber() was false inside the fiber)" : "");
+      return 1;
+    }
+    if (took < 10ms) {
+      std::fprintf(stderr, "consumer: fiber finished after %lld us, before its 10 ms sleep\n",
+                   static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(took).count()));
+      return 1;
+    }
+    std::printf("consumer: ok, fiber returned %d after %.1f ms\n", value,
+                std::chrono::duration<double, std::milli>(took).count());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "consumer: exception: %s\n", e.what());
+    return 2;
+  }
+}
