@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""Prints the table of bench/run.sh from the JSON files it wrote in RESULTS_DIR.
+
+Each row: weft's figure, its baseline's, the ratio, and the bar from the issue."""
+import json
+import os
+import sys
+
+results = sys.argv[1]
+
+
+def load(name):
+    path = os.path.join(results, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        text = f.read()
+    if name.endswith(".jsonl"):  # one JSON object per line (weft_rss, the Go peer)
+        return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+    return json.loads(text)
+
+
+def gbench(doc, name, counter, scale=1e9):
+    """The median of a Google Benchmark counter (inverted counters are in seconds)."""
+    if not doc:
+        return None
+    runs = [b for b in doc["benchmarks"] if b["run_name"].startswith(name + "/")]
+    medians = [b for b in runs if b.get("aggregate_name") == "median"]
+    pick = medians or [b for b in runs if b.get("run_type") == "iteration"]
+    if not pick:
+        return None
+    if counter in ("real_time", "cpu_time"):
+        unit = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[pick[0]["time_unit"]]
+        return pick[0][counter] * unit / 1e6  # ms
+    return pick[0][counter] * scale
+
+
+def peer(rows, bench, key):
+    for r in rows or []:
+        if r.get("bench") == bench:
+            return r[key]
+    return None
+
+
+def rss(rows):
+    return rows[0]["kib_per_fiber"] if rows else None
+
+
+micro, wake, sky = load("micro.json"), load("wake.json"), load("skynet.json")
+go = load("go.jsonl")
+rss_weft, rss_boost = load("rss_weft.jsonl"), load("rss_boost.jsonl")
+
+S = "ns_per_switch"
+SJ = "ns_per_spawn_join"
+rows = []  # (what, unit, weft, baseline name, baseline, bar: (max ratio) or ("abs", max))
+
+
+def row(what, unit, weft, base_name, base, bar=None):
+    rows.append((what, unit, weft, base_name, base, bar))
+
+
+w_yield = gbench(micro, "BM_weft_yield", S)
+row("yield ping-pong", "ns/switch", w_yield, "Boost.Fiber round_robin",
+    gbench(micro, "BM_boost_yield", S), ("ratio", 1.3))
+row("", "", w_yield, "raw context::fiber", gbench(micro, "BM_raw_context_switch", S))
+row("", "", w_yield, "Go Gosched (GOMAXPROCS=1)", peer(go, "gosched_pingpong", S))
+w_sj = gbench(micro, "BM_weft_spawn_join", SJ)
+row("spawn+join, serial", "ns", w_sj, "Boost.Fiber pooled stack",
+    gbench(micro, "BM_boost_spawn_join", SJ), ("ratio", 1.0))
+row("", "", w_sj, "Go go+WaitGroup", peer(go, "spawn_join", SJ))
+w_sjb = gbench(micro, "BM_weft_spawn_join_batch", SJ)
+row("spawn+join, batches of 1000", "ns", w_sjb, "Boost.Fiber pooled stack",
+    gbench(micro, "BM_boost_spawn_join_batch", SJ), ("ratio", 1.0))
+row("", "", w_sjb, "Go go+WaitGroup", peer(go, "spawn_join_batch", SJ))
+row("set -> then -> get, same thread", "ns/round", gbench(micro, "BM_weft_set_then_get", "ns_per_round"),
+    "Boost promise + waiter fiber", gbench(micro, "BM_boost_promise_set_get", "ns_per_round"),
+    ("abs", 1000))
+RT = "ns_per_round_trip"
+w_wake = gbench(wake, "BM_weft_cross_thread_wake", RT, 1e6)
+row("cross-thread wake, round trip", "us", w_wake, "std::thread + condvar",
+    gbench(wake, "BM_thread_condvar_wake", RT, 1e6))
+row("", "", w_wake, "std::thread + pipe", gbench(wake, "BM_thread_pipe_wake", RT, 1e6))
+w_sky = gbench(sky, "BM_weft_skynet_1M", "cpu_time")
+row("skynet 1M, one worker", "ms", w_sky, "Go (GOMAXPROCS=1)", peer(go, "skynet_1M", "ms_median"),
+    ("ratio", 1.0, "<"))
+row("", "", w_sky, "Boost.Fiber pooled stack", gbench(sky, "BM_boost_skynet_1M", "cpu_time"))
+row("RSS per parked fiber (100k)", "KiB", rss(rss_weft), "Boost.Fiber pooled stack", rss(rss_boost),
+    ("abs", 8))
+row("", "", rss(rss_weft), "Go goroutine on a channel", peer(go, "rss_parked", "kib_per_fiber"))
+
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
+
+
+head = ("benchmark", "unit", "weft", "baseline", "base", "ratio", "bar", "result")
+lines = []
+fails = 0
+for what, unit, weft, base_name, base, bar in rows:
+    ratio = weft / base if weft is not None and base else None
+    bar_text, verdict = "", ""
+    if bar and bar[0] == "ratio":
+        strict = len(bar) > 2
+        bar_text = f"{'<' if strict else '<='} {bar[1]:g}x"
+        if ratio is not None:
+            ok = ratio < bar[1] if strict else ratio <= bar[1]
+            verdict = "PASS" if ok else "FAIL"
+    elif bar and bar[0] == "abs":
+        bar_text = f"<= {bar[1]:g} {unit}"
+        if weft is not None:
+            verdict = "PASS" if weft <= bar[1] else "FAIL"
+    if bar and not verdict:
+        verdict = "n/a"
+    fails += verdict == "FAIL"
+    lines.append((what, unit, fmt(weft) if what else "", base_name, fmt(base),
+                  f"{ratio:.2f}x" if ratio is not None else "n/a", bar_text, verdict))
+
+widths = [max(len(r[i]) for r in lines + [head]) for i in range(len(head))]
+def show(r):
+    print("  ".join(c.ljust(w) if i in (0, 1, 3, 6, 7) else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+show(head)
+print("  ".join("-" * w for w in widths))
+for r in lines:
+    show(r)
+print(f"\n{fails} bar(s) failed. ratio = weft / baseline; lower is better.")

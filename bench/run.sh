@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds weft's benchmarks (Release, in build-bench/), runs them and the Go peer, and
+# prints one table: weft beside each baseline, the ratio, and the bar from the issue.
+#
+#   bench/run.sh
+#
+# Environment: BENCH_REPS (repetitions of each micro-benchmark, default 5; the median is
+# reported), BENCH_MIN_TIME (seconds per repetition, default 0.5), BENCH_SKIP_SKYNET=1
+# (skip skynet, whose first, untimed run touches ~14 GB and takes minutes here).
+#
+# Single-thread benchmarks are pinned to one CPU with taskset, weft with one worker (its
+# main thread only waits); the cross-thread wake-up runs on all CPUs. The raw results
+# stay in build-bench/results/.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build="$root/build-bench"
+results="$build/results"
+reps="${BENCH_REPS:-5}"
+min_time="${BENCH_MIN_TIME:-0.5}"
+
+WEFT_WITH_BENCH_PEERS=1 "$root/scripts/install-deps.sh"
+
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DWEFT_BUILD_TESTS=OFF -DWEFT_BUILD_SAMPLES=OFF >/dev/null
+cmake --build "$build" -j 2 >/dev/null
+mkdir -p "$results"
+rm -f "$results"/*.json "$results"/*.jsonl
+
+pin=()
+if command -v taskset >/dev/null && (($(nproc) > 1)); then
+  pin=(taskset -c "$(($(nproc) - 1))")
+fi
+gb=(--benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
+    --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true)
+bin="$build/bench"
+
+echo "== micro-benchmarks (one CPU)" >&2
+"${pin[@]}" "$bin/weft_micro" --benchmark_filter=-wake "${gb[@]}" \
+  --benchmark_out="$results/micro.json" --benchmark_out_format=json >&2
+echo "== cross-thread wake-up (all CPUs)" >&2
+"$bin/weft_micro" --benchmark_filter=wake "${gb[@]}" \
+  --benchmark_out="$results/wake.json" --benchmark_out_format=json >&2
+
+echo "== RSS per parked fiber (one process each)" >&2
+"${pin[@]}" "$bin/weft_rss" weft >"$results/rss_weft.jsonl"
+"${pin[@]}" "$bin/weft_rss" boost >"$results/rss_boost.jsonl"
+cat "$results"/rss_*.jsonl >&2
+
+if [[ "${BENCH_SKIP_SKYNET:-0}" != 1 ]]; then
+  echo "== skynet 1M, one worker (one CPU)" >&2
+  "${pin[@]}" "$bin/weft_skynet" --benchmark_out="$results/skynet.json" \
+    --benchmark_out_format=json >&2
+fi
+
+if command -v go >/dev/null; then
+  echo "== Go peer, GOMAXPROCS=1 (one CPU)" >&2
+  go_args=()
+  [[ "${BENCH_SKIP_SKYNET:-0}" == 1 ]] && go_args+=(-skynet=false)
+  mkdir -p "$build/go"
+  GOCACHE="$build/go/cache" GOPATH="$build/go/path" \
+    go build -o "$build/go/skynet" "$root/bench/peers/skynet.go"
+  GOMAXPROCS=1 "${pin[@]}" "$build/go/skynet" -reps "$reps" "${go_args[@]}" | tee "$results/go.jsonl" >&2
+else
+  echo "== Go not installed: Go columns are n/a" >&2
+fi
+
+echo
+/usr/bin/python3 "$root/bench/report.py" "$results"
