@@ -1,12 +1,13 @@
 #include "scheduler.hpp"
 
 #include "runtime.hpp"
+#include "tls.hpp"
 #include "worker.hpp"
 
 namespace weft::rt {
 
 namespace {
-thread_local bool next_fiber_is_fresh = false;
+WEFT_TLS bool next_fiber_is_fresh = false;
 }
 
 void mark_next_fiber_fresh(bool fresh) noexcept { next_fiber_is_fresh = fresh; }
@@ -30,10 +31,12 @@ boost::fibers::context* FiberAlgorithm::pick_next() noexcept {
   if (ctx == nullptr && !ready_.empty()) {
     ctx = &ready_.front();
     ready_.pop_front();
-    return ctx;
+  } else {
+    if (ctx == nullptr) ctx = worker_.runtime().steal_fresh(worker_);
+    if (ctx != nullptr) Worker::current_scheduler()->attach_worker_context(ctx);
   }
-  if (ctx == nullptr) ctx = worker_.runtime().steal_fresh(worker_);
-  if (ctx != nullptr) boost::fibers::context::active()->attach(ctx);
+  // Boost switches to what this returns, or to its dispatcher when it is null.
+  Worker::set_running_context(ctx);
   return ctx;
 }
 

@@ -1,5 +1,7 @@
 #include "stack_pool.hpp"
 
+#include "tls.hpp"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -64,28 +66,28 @@ GlobalPool& global() {
   return *g;
 }
 
+// Per-thread cache of free stacks: plain data with the initial-exec TLS model, so the
+// allocation fast path is a couple of %fs-relative loads rather than __tls_get_addr
+// calls. Worker threads never exit, so nothing is lost with it.
 struct ThreadCache {
-  std::vector<char*> tops;
-  ~ThreadCache() {
-    if (tops.empty()) return;
-    auto& g = global();
-    std::lock_guard lk(g.lock);
-    g.free_tops.insert(g.free_tops.end(), tops.begin(), tops.end());
-  }
+  char* tops[kThreadCacheMax];
+  std::size_t count;
 };
-thread_local ThreadCache cache;
+WEFT_TLS ThreadCache cache;
 
 std::size_t slot_bytes() { return page + usable_bytes.load(std::memory_order_relaxed) + kMetaBytes; }
 
 SlotMeta* meta_of(char* top) { return reinterpret_cast<SlotMeta*>(top - kMetaBytes); }
 char* bottom_of(char* top) { return top - kMetaBytes - usable_bytes.load(std::memory_order_relaxed); }
 
+#ifndef WEFT_ASAN
 std::size_t read_map_count_budget() {
   std::size_t max_maps = 65530;
   std::ifstream f("/proc/sys/vm/max_map_count");
   f >> max_maps;
   return max_maps / 4;  // two mappings per guarded stack, half the limit in all
 }
+#endif
 
 Guard guard_slot(GlobalPool& g, char* guard_page) {
 #ifdef WEFT_ASAN
@@ -146,9 +148,8 @@ std::size_t stack_size() noexcept { return usable_bytes.load(std::memory_order_r
 
 boost::context::stack_context StackAllocator::allocate() {
   char* top = nullptr;
-  if (!cache.tops.empty()) {
-    top = cache.tops.back();
-    cache.tops.pop_back();
+  if (cache.count > 0) {
+    top = cache.tops[--cache.count];
   } else {
     auto& g = global();
     std::lock_guard lk(g.lock);
@@ -159,8 +160,10 @@ boost::context::stack_context StackAllocator::allocate() {
       const std::size_t take = std::min(g.free_tops.size(), kThreadCacheMax / 2);
       top = g.free_tops.back();
       g.free_tops.pop_back();
-      cache.tops.insert(cache.tops.end(), g.free_tops.end() - (take - 1), g.free_tops.end());
-      g.free_tops.resize(g.free_tops.size() - (take - 1));
+      for (std::size_t i = 1; i < take; ++i) {
+        cache.tops[cache.count++] = g.free_tops.back();
+        g.free_tops.pop_back();
+      }
     }
   }
   boost::context::stack_context sctx;
@@ -187,8 +190,8 @@ void StackAllocator::deallocate(boost::context::stack_context& sctx) noexcept {
   // stack) leave poisoned shadow; the next fiber must start clean.
   ASAN_UNPOISON_MEMORY_REGION(bottom_of(top), sctx.size);
 #endif
-  if (cache.tops.size() < kThreadCacheMax) {
-    cache.tops.push_back(top);
+  if (cache.count < kThreadCacheMax) {
+    cache.tops[cache.count++] = top;
     return;
   }
   auto& g = global();

@@ -3,6 +3,7 @@
 #include <weft/errors.hpp>
 
 #include "unretrieved.hpp"
+#include "worker.hpp"
 
 #include <boost/fiber/context.hpp>
 
@@ -32,19 +33,42 @@ void StateBase::set_exception(std::exception_ptr e) {
   publish();
 }
 
+namespace {
+
+// Makes a parked waiter runnable: straight onto this worker's ready queue when it is ours,
+// else through its scheduler's remote queue (which wakes that thread).
+void make_ready(boost::fibers::context* waiter) noexcept {
+  boost::fibers::scheduler* here = rt::Worker::current_scheduler();
+  if (here != nullptr && here == waiter->get_scheduler()) {
+    here->schedule(waiter);
+  } else {
+    waiter->get_scheduler()->schedule_from_remote(waiter);
+  }
+}
+
+}  // namespace
+
 void StateBase::publish() noexcept {
   producer_.store(nullptr, std::memory_order_relaxed);
   Callback* callbacks;
-  bool has_waiters;
+  boost::fibers::context::wait_queue_t waiters;
   {
-    std::lock_guard lk(lock_);
+    boost::fibers::detail::spinlock_lock lk(lock_);
     ready_.store(true, std::memory_order_release);
     callbacks = std::exchange(callbacks_, nullptr);
-    has_waiters = has_waiters_;
+    waiters.swap(waiters_);
   }
-  // Skipping notify when nobody waits keeps a pool thread that completes a task from
-  // creating a fiber scheduler of its own just to find an empty wait queue.
-  if (has_waiters) waiters_.notify_all();
+  while (!waiters.empty()) {
+    boost::fibers::context* waiter = &waiters.front();
+    waiters.pop_front();
+    // twstatus: 0 = untimed wait; this = timed wait not yet expired; anything else = the
+    // timeout already woke it (Boost's sleep queue set -2), so leave it alone.
+    auto expected = reinterpret_cast<std::intptr_t>(this);
+    if (waiter->twstatus.compare_exchange_strong(expected, -1, std::memory_order_acq_rel) ||
+        expected == 0) {
+      make_ready(waiter);
+    }
+  }
 
   // Callbacks were pushed newest first; run them in the order they were added.
   Callback* in_order = nullptr;
@@ -64,7 +88,7 @@ void StateBase::publish() noexcept {
 
 void StateBase::add_callback(std::unique_ptr<Callback> cb) {
   {
-    std::lock_guard lk(lock_);
+    boost::fibers::detail::spinlock_lock lk(lock_);
     if (!ready_.load(std::memory_order_relaxed)) {
       cb->next = callbacks_;
       callbacks_ = cb.release();
@@ -74,30 +98,38 @@ void StateBase::add_callback(std::unique_ptr<Callback> cb) {
   cb->fire();
 }
 
-void StateBase::throw_if_self_join() const {
-  const void* producer = producer_.load(std::memory_order_relaxed);
-  if (producer != nullptr && producer == boost::fibers::context::active()) {
+boost::fibers::context* StateBase::waiter_context() const {
+  boost::fibers::context* me = rt::Worker::running_context();
+  if (me == nullptr) me = boost::fibers::context::active();  // a plain thread's main context
+  if (producer_.load(std::memory_order_relaxed) == me) {
     throw deadlock_error("weft: a fiber waited for its own result");
   }
+  return me;
 }
 
 void StateBase::wait() {
   if (ready()) return;
-  throw_if_self_join();
-  std::unique_lock lk(lock_);
+  boost::fibers::context* me = waiter_context();
+  boost::fibers::detail::spinlock_lock lk(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
-    has_waiters_ = true;
-    waiters_.wait(lk);
+    me->wait_link(waiters_);
+    me->twstatus.store(0, std::memory_order_release);
+    me->suspend(lk);  // releases lk once this context is off the CPU
+    lk.lock();
   }
 }
 
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (ready()) return true;
-  throw_if_self_join();
-  std::unique_lock lk(lock_);
+  boost::fibers::context* me = waiter_context();
+  boost::fibers::detail::spinlock_lock lk(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
-    has_waiters_ = true;
-    if (waiters_.wait_until(lk, deadline) == boost::fibers::cv_status::timeout) {
+    me->wait_link(waiters_);
+    me->twstatus.store(reinterpret_cast<std::intptr_t>(this), std::memory_order_release);
+    const bool notified = me->wait_until(deadline, lk);
+    lk.lock();
+    if (!notified) {
+      if (me->wait_is_linked()) me->wait_unlink();
       return ready_.load(std::memory_order_relaxed);
     }
   }

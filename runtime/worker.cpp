@@ -1,6 +1,7 @@
 #include "worker.hpp"
 
 #include "runtime.hpp"
+#include "tls.hpp"
 #include "scheduler.hpp"
 #include "stack_pool.hpp"
 
@@ -13,7 +14,8 @@
 namespace weft::rt {
 
 namespace {
-thread_local Worker* current_worker = nullptr;
+WEFT_TLS Worker* current_worker = nullptr;
+WEFT_TLS boost::fibers::context* running_ctx = nullptr;
 
 // Fibers waiting to start beyond which spawning wakes a sleeping worker to steal some.
 constexpr std::size_t kStealBacklog = 2;
@@ -27,6 +29,14 @@ Worker::Worker(Runtime& runtime, unsigned index) : runtime_(runtime), index_(ind
 
 Worker* Worker::current() noexcept { return current_worker; }
 
+boost::fibers::context* Worker::running_context() noexcept { return running_ctx; }
+
+void Worker::set_running_context(boost::fibers::context* ctx) noexcept { running_ctx = ctx; }
+
+boost::fibers::scheduler* Worker::current_scheduler() noexcept {
+  return current_worker != nullptr ? current_worker->scheduler_ : nullptr;
+}
+
 void Worker::start() {
   std::atomic<bool> started{false};
   thread_ = std::thread([this, &started] { thread_main(started); });
@@ -38,6 +48,8 @@ void Worker::thread_main(std::atomic<bool>& started) {
   current_worker = this;
   boost::fibers::use_scheduling_algorithm<FiberAlgorithm>(*this);
   main_ctx_ = boost::fibers::context::active();
+  scheduler_ = main_ctx_->get_scheduler();
+  running_ctx = main_ctx_;
   started.store(true, std::memory_order_release);
 
   std::vector<TaskPtr> batch;
@@ -73,7 +85,7 @@ void Worker::spawn_local(TaskPtr task) {
     boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, StackAllocator{},
                          [task = std::move(task)]() mutable {
                            TaskPtr mine = std::move(task);  // released before the fiber ends
-                           mine->set_producer(boost::fibers::context::active());
+                           mine->set_producer(running_ctx);
                            mine->run_task();
                          })
         .detach();

@@ -35,6 +35,12 @@ class Worker {
 
   // The worker whose thread is calling, or null on any other thread.
   static Worker* current() noexcept;
+  // On a worker thread: the fiber context running now (kept by FiberAlgorithm::pick_next,
+  // so it costs no call into Boost). Null on other threads.
+  static boost::fibers::context* running_context() noexcept;
+  static void set_running_context(boost::fibers::context* ctx) noexcept;
+  // This worker thread's Boost.Fiber scheduler, or null on other threads.
+  static boost::fibers::scheduler* current_scheduler() noexcept;
 
   // Runs task as a new fiber here. Only from this worker's thread.
   void spawn_local(TaskPtr task);
@@ -67,6 +73,7 @@ class Worker {
   std::atomic<int> wake_state_{kRunning};
 
   boost::fibers::context* main_ctx_ = nullptr;
+  boost::fibers::scheduler* scheduler_ = nullptr;
   boost::fibers::detail::spinlock inbox_lock_;
   std::vector<TaskPtr> inbox_;  // guarded by inbox_lock_
   bool main_parked_ = false;    // guarded by inbox_lock_

@@ -2,13 +2,16 @@
 // fibers and threads waiting for it, and callbacks to run when it completes. A state may
 // also own the work that completes it (a spawned function, a continuation): run_task().
 //
-// Waiting uses Boost.Fiber's condition_variable_any, which suspends only the calling fiber
-// and, on a plain thread, blocks the thread in that thread's own (implicit) scheduler.
+// Waiting parks the Boost.Fiber context of the caller on the state's own wait queue, with
+// the same protocol as Boost's condition_variable_any (twstatus tells a notification from
+// a timeout), minus its second lock. A fiber waiting suspends only itself; a plain thread
+// waiting blocks in its own (implicit) Boost.Fiber scheduler.
 #pragma once
 
 #include <weft/detail/spinlock.hpp>
 
-#include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/context.hpp>
+#include <boost/fiber/detail/spinlock.hpp>
 #include <boost/intrusive_ptr.hpp>
 
 #include <atomic>
@@ -97,17 +100,17 @@ class StateBase {
 
  private:
   void add_callback(std::unique_ptr<Callback> cb);
-  void throw_if_self_join() const;
+  // The caller's fiber context; throws deadlock_error if it is this state's producer.
+  boost::fibers::context* waiter_context() const;
 
   std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
   std::atomic<bool> claimed_{false};
   mutable std::atomic<bool> retrieved_{false};
   std::atomic<const void*> producer_{nullptr};
-  Spinlock lock_;
-  bool has_waiters_ = false;       // guarded by lock_
-  Callback* callbacks_ = nullptr;  // guarded by lock_; newest first
-  boost::fibers::condition_variable_any waiters_;
+  boost::fibers::detail::spinlock lock_;
+  Callback* callbacks_ = nullptr;                // guarded by lock_; newest first
+  boost::fibers::context::wait_queue_t waiters_;  // guarded by lock_
   std::exception_ptr exception_;
   std::unique_ptr<std::string> name_;
 };
