@@ -25,6 +25,8 @@ class Runtime {
   // A worker for work arriving from outside any worker (round robin).
   Worker& next_worker() noexcept;
 
+  // More than one worker, so fibers that have not started are worth making stealable.
+  bool can_steal() const noexcept { return workers_.size() > 1; }
   // A fiber that has never run, taken from another worker's fresh queue; null if none.
   boost::fibers::context* steal_fresh(Worker& thief) noexcept;
   // `from` has fibers waiting to start: wake one sleeping worker to steal them.

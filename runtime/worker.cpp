@@ -80,14 +80,22 @@ void Worker::spawn_local(TaskPtr task) {
     FreshScope() { mark_next_fiber_fresh(true); }
     ~FreshScope() { mark_next_fiber_fresh(false); }
   };
+  auto body = [task = std::move(task)]() mutable {
+    TaskPtr mine = std::move(task);  // released before the fiber ends
+    mine->set_producer(running_ctx);
+    mine->run_task();
+  };
+  if (!runtime_.can_steal()) {
+    // One worker: nobody could steal, so skip the stealable queue and its lock.
+    boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, StackAllocator{},
+                         std::move(body))
+        .detach();
+    return;
+  }
   {
     FreshScope fresh;
     boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, StackAllocator{},
-                         [task = std::move(task)]() mutable {
-                           TaskPtr mine = std::move(task);  // released before the fiber ends
-                           mine->set_producer(running_ctx);
-                           mine->run_task();
-                         })
+                         std::move(body))
         .detach();
   }
   if (fresh_count() >= kStealBacklog) runtime_.wake_a_thief(*this);
