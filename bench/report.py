@@ -24,7 +24,8 @@ def gbench(doc, name, counter, scale=1e9):
     """The median of a Google Benchmark counter (inverted counters are in seconds)."""
     if not doc:
         return None
-    runs = [b for b in doc["benchmarks"] if b["run_name"].startswith(name + "/")]
+    runs = [b for b in doc["benchmarks"]
+            if b["run_name"] == name or b["run_name"].startswith(name + "/")]
     medians = [b for b in runs if b.get("aggregate_name") == "median"]
     pick = medians or [b for b in runs if b.get("run_type") == "iteration"]
     if not pick:
@@ -125,4 +126,5 @@ show(head)
 print("  ".join("-" * w for w in widths))
 for r in lines:
     show(r)
-print(f"\n{fails} bar(s) failed. ratio = weft / baseline; lower is better.")
+print(f"\n{fails} bar(s) failed. ratio = weft / baseline; lower is better. Times are CPU time,")
+print("medians of the repetitions (cross-thread wake: wall time; skynet: mean of 3 warm runs).")

@@ -66,4 +66,5 @@ else
 fi
 
 echo
+echo "weft $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 "$root/bench/report.py" "$results"
