@@ -39,7 +39,8 @@ namespace {
 
 constexpr std::size_t kSlotsPerSlab = 64;
 constexpr std::size_t kThreadCacheMax = 256;
-// Bookkeeping at the very top of each slot; the fiber's stack starts below it.
+// Bookkeeping at the very top of each slot; the fiber's stack starts below it. Slots are
+// whole pages (guard page + usable pages), so every guard page is page-aligned.
 constexpr std::size_t kMetaBytes = 64;
 constexpr std::uint64_t kCanary = 0x7765667463616e61;  // "weftcana"
 
@@ -75,10 +76,10 @@ struct ThreadCache {
 };
 WEFT_TLS ThreadCache cache;
 
-std::size_t slot_bytes() { return page + usable_bytes.load(std::memory_order_relaxed) + kMetaBytes; }
+std::size_t slot_bytes() { return page + usable_bytes.load(std::memory_order_relaxed); }
 
 SlotMeta* meta_of(char* top) { return reinterpret_cast<SlotMeta*>(top - kMetaBytes); }
-char* bottom_of(char* top) { return top - kMetaBytes - usable_bytes.load(std::memory_order_relaxed); }
+char* bottom_of(char* top) { return top - usable_bytes.load(std::memory_order_relaxed); }
 
 #ifndef WEFT_ASAN
 std::size_t read_map_count_budget() {
@@ -168,7 +169,7 @@ boost::context::stack_context StackAllocator::allocate() {
   }
   boost::context::stack_context sctx;
   sctx.sp = top - kMetaBytes;
-  sctx.size = usable_bytes.load(std::memory_order_relaxed);
+  sctx.size = usable_bytes.load(std::memory_order_relaxed) - kMetaBytes;
   return sctx;
 }
 
@@ -188,7 +189,7 @@ void StackAllocator::deallocate(boost::context::stack_context& sctx) noexcept {
 #ifdef WEFT_ASAN
   // Frames that never returned (the fiber's final switch, exceptions unwound on this
   // stack) leave poisoned shadow; the next fiber must start clean.
-  ASAN_UNPOISON_MEMORY_REGION(bottom_of(top), sctx.size);
+  ASAN_UNPOISON_MEMORY_REGION(bottom_of(top), sctx.size + kMetaBytes);
 #endif
   if (cache.count < kThreadCacheMax) {
     cache.tops[cache.count++] = top;

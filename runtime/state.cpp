@@ -3,6 +3,7 @@
 #include <weft/errors.hpp>
 
 #include "unretrieved.hpp"
+#include "fiber_lock.hpp"
 #include "worker.hpp"
 
 #include <boost/fiber/context.hpp>
@@ -53,7 +54,7 @@ void StateBase::publish() noexcept {
   Callback* callbacks;
   boost::fibers::context::wait_queue_t waiters;
   {
-    boost::fibers::detail::spinlock_lock lk(lock_);
+    auto lk = rt::lock_fiber_spinlock(lock_);
     ready_.store(true, std::memory_order_release);
     callbacks = std::exchange(callbacks_, nullptr);
     waiters.swap(waiters_);
@@ -88,7 +89,7 @@ void StateBase::publish() noexcept {
 
 void StateBase::add_callback(std::unique_ptr<Callback> cb) {
   {
-    boost::fibers::detail::spinlock_lock lk(lock_);
+    auto lk = rt::lock_fiber_spinlock(lock_);
     if (!ready_.load(std::memory_order_relaxed)) {
       cb->next = callbacks_;
       callbacks_ = cb.release();
@@ -110,24 +111,24 @@ boost::fibers::context* StateBase::waiter_context() const {
 void StateBase::wait() {
   if (ready()) return;
   boost::fibers::context* me = waiter_context();
-  boost::fibers::detail::spinlock_lock lk(lock_);
+  auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
     me->wait_link(waiters_);
     me->twstatus.store(0, std::memory_order_release);
     me->suspend(lk);  // releases lk once this context is off the CPU
-    lk.lock();
+    rt::relock(lk);
   }
 }
 
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (ready()) return true;
   boost::fibers::context* me = waiter_context();
-  boost::fibers::detail::spinlock_lock lk(lock_);
+  auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
     me->wait_link(waiters_);
     me->twstatus.store(reinterpret_cast<std::intptr_t>(this), std::memory_order_release);
     const bool notified = me->wait_until(deadline, lk);
-    lk.lock();
+    rt::relock(lk);
     if (!notified) {
       if (me->wait_is_linked()) me->wait_unlink();
       return ready_.load(std::memory_order_relaxed);

@@ -4,22 +4,31 @@
 
 #include <weft/this_fiber.hpp>
 
-#include <boost/fiber/operations.hpp>
+#include <boost/fiber/context.hpp>
 
 #include <thread>
 
 namespace weft {
 
-bool in_fiber() noexcept {
-  // Checked first: context::active() would give any other thread a scheduler of its own.
-  if (rt::Worker::current() == nullptr) return false;
-  return !boost::fibers::context::active()->is_context(boost::fibers::type::main_context);
+namespace {
+
+// The calling fiber's context when it is one of weft's fibers, else null. Uses the
+// worker's own record of the running context (no call into Boost, and no scheduler
+// created for a plain thread that merely asks).
+boost::fibers::context* weft_fiber() noexcept {
+  boost::fibers::context* ctx = rt::Worker::running_context();
+  if (ctx == nullptr || ctx->is_context(boost::fibers::type::main_context)) return nullptr;
+  return ctx;
 }
+
+}  // namespace
+
+bool in_fiber() noexcept { return weft_fiber() != nullptr; }
 
 namespace detail {
 void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
-  if (in_fiber()) {
-    boost::this_fiber::sleep_until(deadline);
+  if (boost::fibers::context* me = weft_fiber()) {
+    me->wait_until(deadline);
   } else {
     std::this_thread::sleep_until(deadline);
   }
@@ -28,8 +37,8 @@ void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
 
 namespace this_fiber {
 void yield() {
-  if (in_fiber()) {
-    boost::this_fiber::yield();
+  if (boost::fibers::context* me = weft_fiber()) {
+    me->yield();
   } else {
     std::this_thread::yield();
   }

@@ -1,5 +1,6 @@
 #include "worker.hpp"
 
+#include "fiber_lock.hpp"
 #include "runtime.hpp"
 #include "tls.hpp"
 #include "scheduler.hpp"
@@ -54,7 +55,7 @@ void Worker::thread_main(std::atomic<bool>& started) {
 
   std::vector<TaskPtr> batch;
   for (;;) {
-    boost::fibers::detail::spinlock_lock lk(inbox_lock_);
+    auto lk = lock_fiber_spinlock(inbox_lock_);
     if (inbox_.empty()) {
       main_parked_ = true;
       main_ctx_->suspend(lk);  // the lock is released once this context is off the CPU
@@ -102,7 +103,7 @@ void Worker::spawn_local(TaskPtr task) {
 }
 
 void Worker::post(TaskPtr task) {
-  boost::fibers::detail::spinlock_lock lk(inbox_lock_);
+  auto lk = lock_fiber_spinlock(inbox_lock_);
   inbox_.push_back(std::move(task));
   const bool parked = std::exchange(main_parked_, false);
   lk.unlock();

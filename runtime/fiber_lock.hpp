@@ -1,0 +1,36 @@
+// Locking the Boost.Fiber spinlock that context::suspend(lk) and wait_until(tp, lk)
+// release for us, without calling its lock(): that function's frame is 5 KiB (a
+// std::random_device for its back-off is inlined into it), so calling it from a fiber
+// commits a second stack page on every parked fiber. try_lock() has a small frame.
+#pragma once
+
+#include <weft/detail/spinlock.hpp>
+
+#include <boost/fiber/detail/spinlock.hpp>
+
+#include <mutex>
+
+namespace weft::rt {
+
+using FiberSpinlock = boost::fibers::detail::spinlock;
+using FiberLock = boost::fibers::detail::spinlock_lock;
+
+inline void acquire(FiberSpinlock& s) noexcept {
+  while (!s.try_lock()) detail::spin_pause();
+}
+
+// A held lock, ready to hand to context::suspend().
+[[nodiscard]] inline FiberLock lock_fiber_spinlock(FiberSpinlock& s) noexcept {
+  acquire(s);
+  return FiberLock(s, std::adopt_lock);
+}
+
+// Takes the lock again after suspend() released it.
+inline void relock(FiberLock& lk) noexcept {
+  acquire(*lk.mutex());
+  FiberLock held(*lk.mutex(), std::adopt_lock);
+  lk.swap(held);
+  held.release();  // it owned nothing after the swap
+}
+
+}  // namespace weft::rt
