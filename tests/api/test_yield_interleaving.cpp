@@ -1,0 +1,110 @@
+// this_fiber::yield lets every other ready fiber on the worker run once, then continues:
+// fibers sharing a worker and yielding in a loop interleave strictly. On a plain thread
+// it is std::this_thread::yield. (One worker, so the fibers are sure to share it.)
+#include <weft/weft.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("configure a single worker before the runtime starts") {
+  weft::configure(weft::Config{.threads = 1});
+  CHECK(weft::current_config().threads == 1);
+}
+
+namespace {
+
+// Sets `go` from a fiber spawned after the waiters: on the one worker, fibers run in
+// the order they were spawned, so by then every waiter has parked on `go`.
+void release_after_all_park(weft::Promise<void>& go) {
+  weft::spawn([&go] { go.set_value(); }).get();
+}
+
+// Starts one fiber per letter, all released at the same moment; each appends its letter
+// and yields, `rounds` times. Returns the log.
+std::string interleave(const std::string& letters, int rounds) {
+  weft::Promise<void> go;
+  std::mutex lock;
+  std::string log;
+  std::vector<weft::Unfuture<void>> fibers;
+  for (char c : letters) {
+    fibers.push_back(weft::spawn([&, c, u = go.get_unfuture()] {
+      u.get();
+      for (int i = 0; i < rounds; ++i) {
+        {
+          std::lock_guard lk(lock);
+          log.push_back(c);
+        }
+        weft::this_fiber::yield();
+      }
+    }));
+  }
+  release_after_all_park(go);
+  for (auto& f : fibers) f.get();
+  return log;
+}
+
+}  // namespace
+
+TEST_CASE("two fibers on one worker alternate strictly") {
+  const std::string log = interleave("AB", 100);
+  REQUIRE(log.size() == 200);
+  std::string expect;
+  for (int i = 0; i < 100; ++i) expect += log.substr(0, 2);
+  CHECK((log.substr(0, 2) == "AB" || log.substr(0, 2) == "BA"));
+  CHECK(log == expect);
+}
+
+TEST_CASE("each yield lets every other ready fiber run exactly once") {
+  const std::string log = interleave("ABCD", 50);
+  REQUIRE(log.size() == 200);
+  const std::string round = log.substr(0, 4);
+  for (char c : std::string("ABCD")) CHECK(round.find(c) != std::string::npos);
+  for (std::size_t i = 0; i < log.size(); i += 4) CHECK(log.substr(i, 4) == round);
+}
+
+TEST_CASE("without yield a fiber runs to completion before the next one") {
+  // The control for the tests above: the interleaving is yield's doing.
+  weft::Promise<void> go;
+  std::string log;
+  std::vector<weft::Unfuture<void>> fibers;
+  for (char c : std::string("AB")) {
+    fibers.push_back(weft::spawn([&, c, u = go.get_unfuture()] {
+      u.get();
+      for (int i = 0; i < 5; ++i) log.push_back(c);
+    }));
+  }
+  release_after_all_park(go);
+  for (auto& f : fibers) f.get();
+  CHECK((log == "AAAAABBBBB" || log == "BBBBBAAAAA"));
+}
+
+TEST_CASE("yield on a plain thread returns") {
+  CHECK_FALSE(weft::in_fiber());
+  for (int i = 0; i < 100; ++i) weft::this_fiber::yield();
+  CHECK_FALSE(weft::in_fiber());
+}
+
+TEST_CASE("in_fiber: true in fibers and continuations, false on threads and the blocking pool") {
+  CHECK_FALSE(weft::in_fiber());
+  CHECK(weft::run([] { return weft::in_fiber(); }));
+  CHECK(weft::spawn([] {}).then([] { return weft::in_fiber(); }).get());
+  CHECK_FALSE(weft::spawn_blocking([] { return weft::in_fiber(); }).get());
+  bool on_thread = true;
+  std::thread([&] { on_thread = weft::in_fiber(); }).join();
+  CHECK_FALSE(on_thread);
+  // A plain thread that has waited on an Unfuture (and so has a Boost.Fiber scheduler of
+  // its own) is still not a fiber.
+  bool after_wait = true;
+  std::thread([&] {
+    weft::spawn([] { weft::sleep_for(5ms); }).get();
+    after_wait = weft::in_fiber();
+  }).join();
+  CHECK_FALSE(after_wait);
+}

@@ -1,0 +1,126 @@
+// Runs tests/support/weft_test_child.cpp (WEFT_TEST_CHILD) as a child process with extra
+// environment variables, under a deadline, and collects how it ended and what it printed.
+// For behaviour that needs a fresh process: the runtime reads its settings once, and exit
+// with fibers still pending ends the process.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+extern char** environ;
+
+namespace weft_test {
+
+struct ChildResult {
+  bool finished = false;  // false: still running at the deadline (then killed)
+  bool exited = false;    // ended by exit/return (not a signal)
+  int exit_status = -1;
+  int signal = 0;
+  std::chrono::steady_clock::duration elapsed{};
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+inline std::string slurp_fd(int fd) {
+  std::string s;
+  ::lseek(fd, 0, SEEK_SET);
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    s.append(buf, static_cast<std::size_t>(n));
+  }
+  return s;
+}
+
+inline int temp_fd() {
+  char path[] = "/tmp/weft-test-child-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd >= 0) ::unlink(path);
+  return fd;
+}
+
+// Runs `WEFT_TEST_CHILD mode` with `env` ("NAME=value", replacing NAME if set) added to
+// this process's environment; kills it if it has not ended within `deadline`.
+inline ChildResult run_child(const std::string& mode, const std::vector<std::string>& env,
+                             std::chrono::milliseconds deadline) {
+  std::vector<std::string> vars;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string var(*e);
+    bool overridden = false;
+    for (const auto& mine : env) {
+      const std::string name = mine.substr(0, mine.find('=') + 1);
+      if (var.compare(0, name.size(), name) == 0) overridden = true;
+    }
+    if (!overridden) vars.push_back(std::move(var));
+  }
+  for (const auto& mine : env) vars.push_back(mine);
+  std::vector<char*> envp;
+  for (auto& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
+
+  std::string program = WEFT_TEST_CHILD;
+  std::string mode_arg = mode;
+  char* argv[] = {program.data(), mode_arg.data(), nullptr};
+
+  ChildResult r;
+  const int out_fd = temp_fd();
+  const int err_fd = temp_fd();
+  if (out_fd < 0 || err_fd < 0) {
+    r.err = "mkstemp failed";
+    return r;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  pid_t pid = -1;
+  const auto start = std::chrono::steady_clock::now();
+  const int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    r.err = std::string("posix_spawn failed: ") + std::strerror(rc);
+    ::close(out_fd);
+    ::close(err_fd);
+    return r;
+  }
+  int status = 0;
+  for (;;) {
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      r.finished = true;
+      break;
+    }
+    if (std::chrono::steady_clock::now() - start > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  r.elapsed = std::chrono::steady_clock::now() - start;
+  if (r.finished) {
+    r.exited = WIFEXITED(status);
+    if (r.exited) r.exit_status = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  }
+  r.out = slurp_fd(out_fd);
+  r.err = slurp_fd(err_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  return r;
+}
+
+}  // namespace weft_test
