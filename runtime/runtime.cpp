@@ -97,7 +97,7 @@ boost::fibers::context* Runtime::steal_fresh(Worker& thief) noexcept {
   for (std::size_t k = 1; k < n; ++k) {
     Worker& victim = *workers_[(thief.index() + k) % n];
     if (victim.fresh_count() == 0) continue;
-    if (boost::fibers::context* ctx = victim.pop_fresh()) return ctx;
+    if (boost::fibers::context* ctx = victim.pop_fresh(Worker::Take::oldest)) return ctx;
   }
   return nullptr;
 }

@@ -7,33 +7,63 @@
 namespace weft::rt {
 
 namespace {
-WEFT_TLS bool next_fiber_is_fresh = false;
+WEFT_TLS bool next_fiber_is_new = false;
 }
 
-void mark_next_fiber_fresh(bool fresh) noexcept { next_fiber_is_fresh = fresh; }
+void mark_next_fiber_new(bool is_new) noexcept { next_fiber_is_new = is_new; }
 
 void FiberAlgorithm::awakened(boost::fibers::context* ctx) noexcept {
-  if (next_fiber_is_fresh && ctx->is_context(boost::fibers::type::worker_context)) {
-    // Unhook it from this scheduler so whichever worker picks it can adopt it.
-    ctx->detach();
-    worker_.push_fresh(ctx);
+  if (ctx->is_context(boost::fibers::type::dispatcher_context)) {
+    dispatcher_ = ctx;
+    return;
+  }
+  if (next_fiber_is_new && ctx->is_context(boost::fibers::type::worker_context)) {
+    if (worker_.runtime().can_steal()) {
+      // Unhook it from this scheduler so whichever worker picks it can adopt it.
+      ctx->detach();
+      worker_.push_fresh(ctx);
+    } else {
+      ctx->ready_link(new_local_);
+    }
     return;
   }
   ctx->ready_link(ready_);
 }
 
+bool FiberAlgorithm::has_new() const noexcept {
+  return !new_local_.empty() || worker_.fresh_count() > 0;
+}
+
+boost::fibers::context* FiberAlgorithm::take_new() noexcept {
+  const bool oldest = ++new_picks_ % kOldestEvery == 0;
+  if (!new_local_.empty()) {
+    boost::fibers::context* ctx = oldest ? &new_local_.front() : &new_local_.back();
+    ctx->ready_unlink();
+    return ctx;
+  }
+  boost::fibers::context* ctx =
+      worker_.pop_fresh(oldest ? Worker::Take::oldest : Worker::Take::newest);
+  if (ctx != nullptr) Worker::current_scheduler()->attach_worker_context(ctx);
+  return ctx;
+}
+
 boost::fibers::context* FiberAlgorithm::pick_next() noexcept {
   boost::fibers::context* ctx = nullptr;
-  const bool fresh_turn = (++picks_ & 1u) != 0;
-  if (worker_.fresh_count() > 0 && (fresh_turn || ready_.empty())) {
-    ctx = worker_.pop_fresh();
-  }
-  if (ctx == nullptr && !ready_.empty()) {
-    ctx = &ready_.front();
-    ready_.pop_front();
+  if (dispatcher_ != nullptr &&
+      (++picks_since_dispatch_ >= kDispatchEvery || (ready_.empty() && !has_new()))) {
+    picks_since_dispatch_ = 0;
+    ctx = std::exchange(dispatcher_, nullptr);
   } else {
-    if (ctx == nullptr) ctx = worker_.runtime().steal_fresh(worker_);
-    if (ctx != nullptr) Worker::current_scheduler()->attach_worker_context(ctx);
+    const bool new_turn = (++picks_ & 1u) != 0;
+    if (has_new() && (new_turn || ready_.empty())) ctx = take_new();
+    if (ctx == nullptr && !ready_.empty()) {
+      ctx = &ready_.front();
+      ready_.pop_front();
+    }
+    if (ctx == nullptr) {
+      ctx = worker_.runtime().steal_fresh(worker_);
+      if (ctx != nullptr) Worker::current_scheduler()->attach_worker_context(ctx);
+    }
   }
   // Boost switches to what this returns, or to its dispatcher when it is null.
   Worker::set_running_context(ctx);
@@ -41,7 +71,7 @@ boost::fibers::context* FiberAlgorithm::pick_next() noexcept {
 }
 
 bool FiberAlgorithm::has_ready_fibers() const noexcept {
-  return !ready_.empty() || worker_.fresh_count() > 0;
+  return !ready_.empty() || has_new() || dispatcher_ != nullptr;
 }
 
 void FiberAlgorithm::suspend_until(std::chrono::steady_clock::time_point const& deadline) noexcept {

@@ -6,11 +6,25 @@
 // woken through the reactor's eventfd in notify; that one kernel wait covers timers,
 // I/O and wake-ups from other threads.
 //
-// Two queues. Fibers that have run at least once stay on their worker forever (third-
-// party code keeps errno and thread-locals across calls), so they go to a private FIFO.
-// Fibers that have never run are still free to move: they go to the worker's "fresh"
-// queue, which idle workers steal from. pick_next alternates between the two so neither
-// starves the other.
+// Two kinds of ready fiber. Fibers that have run at least once stay on their worker
+// forever (third-party code keeps errno and thread-locals across calls): they wait in a
+// private FIFO, and so do fibers posted from outside the runtime (already spread round
+// robin, and run in the order they were submitted). Fibers spawned by fibers have never
+// run and are still free to move: with several workers they wait in the worker's "fresh"
+// queue, which idle workers steal from (oldest first); with one worker, in a private
+// list. pick_next alternates between the two kinds, so a stream of new fibers cannot
+// starve resumed ones, nor the reverse.
+//
+// Among new fibers the owner takes the newest first, and every kOldestEvery-th time the
+// oldest, so none starves. Newest first keeps a tree of spawns depth-first: a parent that
+// spawns and joins sees its children finish before their cousins start, so a million-leaf
+// tree (skynet) needs a few thousand live stacks rather than a million.
+//
+// Boost's dispatcher context (which frees finished fibers' stacks, moves expired sleepers
+// and wake-ups from other threads to the ready queue, and sleeps in suspend_until) would
+// otherwise sit in the FIFO and run once per pass over it, costing two switches per pass.
+// It is kept aside and run every kDispatchEvery picks, or as soon as nothing else is
+// ready: timers and remote wake-ups wait at most that many fiber runs.
 #pragma once
 
 #include <boost/fiber/algo/algorithm.hpp>
@@ -35,13 +49,23 @@ class FiberAlgorithm final : public boost::fibers::algo::algorithm {
   void notify() noexcept override;
 
  private:
+  static constexpr std::uint32_t kDispatchEvery = 16;
+  static constexpr std::uint32_t kOldestEvery = 4;
+
+  bool has_new() const noexcept;
+  boost::fibers::context* take_new() noexcept;
+
   Worker& worker_;
-  boost::fibers::scheduler::ready_queue_type ready_;
+  boost::fibers::scheduler::ready_queue_type ready_;      // resumed fibers, FIFO
+  boost::fibers::scheduler::ready_queue_type new_local_;  // new fibers, one-worker runtime
+  boost::fibers::context* dispatcher_ = nullptr;  // set while the dispatcher waits its turn
   std::uint32_t picks_ = 0;
+  std::uint32_t new_picks_ = 0;
+  std::uint32_t picks_since_dispatch_ = 0;
 };
 
-// Set while this thread creates a fiber that has not run yet, so awakened() files it in
-// the stealable queue.
-void mark_next_fiber_fresh(bool fresh) noexcept;
+// Set while this thread creates a fiber spawned by a fiber, so awakened() files it as a
+// new one (see above).
+void mark_next_fiber_new(bool is_new) noexcept;
 
 }  // namespace weft::rt

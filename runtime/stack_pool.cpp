@@ -38,7 +38,8 @@ namespace weft::rt {
 namespace {
 
 constexpr std::size_t kSlotsPerSlab = 64;
-constexpr std::size_t kThreadCacheMax = 256;
+// Above a batch of 1,000 spawns, so spawn-then-join-all bursts stay off the global lock.
+constexpr std::size_t kThreadCacheMax = 2048;
 // Bookkeeping at the very top of each slot; the fiber's stack starts below it. Slots are
 // whole pages (guard page + usable pages), so every guard page is page-aligned.
 constexpr std::size_t kMetaBytes = 64;
@@ -67,14 +68,20 @@ GlobalPool& global() {
   return *g;
 }
 
-// Per-thread cache of free stacks: plain data with the initial-exec TLS model, so the
+// Per-thread cache of free stacks, reached through an initial-exec TLS pointer so the
 // allocation fast path is a couple of %fs-relative loads rather than __tls_get_addr
-// calls. Worker threads never exit, so nothing is lost with it.
+// calls, and allocated on first use so threads that never run fibers pay nothing.
+// Worker threads never exit, so nothing is lost with it.
 struct ThreadCache {
   char* tops[kThreadCacheMax];
-  std::size_t count;
+  std::size_t count = 0;
 };
-WEFT_TLS ThreadCache cache;
+WEFT_TLS ThreadCache* cache_ptr = nullptr;
+
+ThreadCache& thread_cache() {
+  if (cache_ptr == nullptr) cache_ptr = new ThreadCache;
+  return *cache_ptr;
+}
 
 std::size_t slot_bytes() { return page + usable_bytes.load(std::memory_order_relaxed); }
 
@@ -148,6 +155,7 @@ void set_stack_size(std::size_t bytes) {
 std::size_t stack_size() noexcept { return usable_bytes.load(std::memory_order_relaxed); }
 
 boost::context::stack_context StackAllocator::allocate() {
+  ThreadCache& cache = thread_cache();
   char* top = nullptr;
   if (cache.count > 0) {
     top = cache.tops[--cache.count];
@@ -191,6 +199,7 @@ void StackAllocator::deallocate(boost::context::stack_context& sctx) noexcept {
   // stack) leave poisoned shadow; the next fiber must start clean.
   ASAN_UNPOISON_MEMORY_REGION(bottom_of(top), sctx.size + kMetaBytes);
 #endif
+  ThreadCache& cache = thread_cache();
   if (cache.count < kThreadCacheMax) {
     cache.tops[cache.count++] = top;
     return;

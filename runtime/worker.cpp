@@ -66,7 +66,7 @@ void Worker::thread_main(std::atomic<bool>& started) {
     for (auto& task : batch) {
       detail::StateBase& state = *task;  // the inbox batch keeps it alive
       try {
-        spawn_local(TaskPtr(task));
+        spawn_local(TaskPtr(task), /*nested=*/false);
       } catch (...) {
         // No memory for a stack: the task's waiters get the error instead of a hang.
         state.set_exception(std::current_exception());
@@ -76,27 +76,19 @@ void Worker::thread_main(std::atomic<bool>& started) {
   }
 }
 
-void Worker::spawn_local(TaskPtr task) {
-  struct FreshScope {
-    FreshScope() { mark_next_fiber_fresh(true); }
-    ~FreshScope() { mark_next_fiber_fresh(false); }
+void Worker::spawn_local(TaskPtr task, bool nested) {
+  struct NewFiberScope {
+    explicit NewFiberScope(bool nested) { mark_next_fiber_new(nested); }
+    ~NewFiberScope() { mark_next_fiber_new(false); }
   };
-  auto body = [task = std::move(task)]() mutable {
-    TaskPtr mine = std::move(task);  // released before the fiber ends
-    mine->set_producer(running_ctx);
-    mine->run_task();
-  };
-  if (!runtime_.can_steal()) {
-    // One worker: nobody could steal, so skip the stealable queue and its lock.
-    boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, StackAllocator{},
-                         std::move(body))
-        .detach();
-    return;
-  }
   {
-    FreshScope fresh;
+    NewFiberScope scope(nested);
     boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, StackAllocator{},
-                         std::move(body))
+                         [task = std::move(task)]() mutable {
+                           TaskPtr mine = std::move(task);  // released before the fiber ends
+                           mine->set_producer(running_ctx);
+                           mine->run_task();
+                         })
         .detach();
   }
   if (fresh_count() >= kStealBacklog) runtime_.wake_a_thief(*this);
@@ -116,11 +108,17 @@ void Worker::push_fresh(boost::fibers::context* ctx) noexcept {
   fresh_count_.fetch_add(1, std::memory_order_relaxed);
 }
 
-boost::fibers::context* Worker::pop_fresh() noexcept {
+boost::fibers::context* Worker::pop_fresh(Take which) noexcept {
   std::lock_guard lk(fresh_lock_);
   if (fresh_.empty()) return nullptr;
-  boost::fibers::context* ctx = &fresh_.front();
-  fresh_.pop_front();
+  boost::fibers::context* ctx;
+  if (which == Take::newest) {
+    ctx = &fresh_.back();
+    fresh_.pop_back();
+  } else {
+    ctx = &fresh_.front();
+    fresh_.pop_front();
+  }
   fresh_count_.fetch_sub(1, std::memory_order_relaxed);
   return ctx;
 }

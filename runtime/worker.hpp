@@ -42,14 +42,16 @@ class Worker {
   // This worker thread's Boost.Fiber scheduler, or null on other threads.
   static boost::fibers::scheduler* current_scheduler() noexcept;
 
-  // Runs task as a new fiber here. Only from this worker's thread.
-  void spawn_local(TaskPtr task);
+  // Runs task as a new fiber here. Only from this worker's thread. `nested`: spawned by
+  // a fiber (newest first, stealable); else posted from outside (FIFO, stays here).
+  void spawn_local(TaskPtr task, bool nested = true);
   // Hands task to this worker from another thread.
   void post(TaskPtr task);
 
   // The stealable queue of fibers that have never run (see scheduler.hpp).
+  enum class Take { newest, oldest };  // the owner takes the newest, thieves the oldest
   void push_fresh(boost::fibers::context* ctx) noexcept;
-  boost::fibers::context* pop_fresh() noexcept;
+  boost::fibers::context* pop_fresh(Take which) noexcept;
   std::size_t fresh_count() const noexcept { return fresh_count_.load(std::memory_order_relaxed); }
 
   // Called by the algorithm: wait in the reactor until the deadline or a wake().

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -60,14 +61,27 @@ TEST_CASE("before start: good values are taken") {
 }
 
 TEST_CASE("the runtime runs with the configured number of workers") {
-  // Work posted from outside the runtime goes round robin over the workers.
+  // Each fiber keeps its worker busy (no yield) until three distinct threads have checked
+  // in, so no worker can finish early and steal another's fiber before it starts: the
+  // three can only all check in if three workers exist. A deadline keeps a missing worker
+  // from hanging the test.
   std::mutex lock;
   std::set<std::thread::id> workers;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   std::vector<weft::Unfuture<void>> us;
-  for (int i = 0; i < 30; ++i) {
+  for (int i = 0; i < 3; ++i) {
     us.push_back(weft::spawn([&] {
-      std::lock_guard lk(lock);
-      workers.insert(std::this_thread::get_id());
+      {
+        std::lock_guard lk(lock);
+        workers.insert(std::this_thread::get_id());
+      }
+      for (;;) {
+        {
+          std::lock_guard lk(lock);
+          if (workers.size() >= 3) return;
+        }
+        if (std::chrono::steady_clock::now() > deadline) return;
+      }
     }));
   }
   for (auto& u : us) u.get();

@@ -48,13 +48,17 @@ void on_segv(int, siginfo_t* info, void*) {
   weft::configure({.threads = 1});
   static char alt_stack[64 * 1024];
   weft::Promise<void> gate;
-  auto neighbour = weft::spawn([g = gate.get_unfuture()] {
+  weft::Promise<void> armed;
+  auto is_armed = armed.get_unfuture();
+  auto neighbour = weft::spawn([g = gate.get_unfuture(), &armed] {
     stack_t ss{};
     ss.ss_sp = alt_stack;
     ss.ss_size = sizeof alt_stack;
     ::sigaltstack(&ss, nullptr);  // per thread: this is the (only) worker thread
+    armed.set_value();
     g.get();
   });
+  is_armed.get();
   struct sigaction sa{};
   sa.sa_sigaction = on_segv;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
