@@ -27,18 +27,19 @@ std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, 
   return now + ceil<steady_clock::duration>(d);
 }
 
-// A deadline on another clock, mapped onto steady_clock (with the same checks on the
-// distance from now).
+// A deadline on any clock (steady_clock with another duration type included), mapped
+// onto steady_clock. The distance from now is taken in floating point, so neither the
+// cast nor the subtraction can overflow: a deadline already past means now, NaN throws
+// std::invalid_argument, one too far for the clock std::out_of_range.
 template <class Clock, class Duration>
 std::chrono::steady_clock::time_point to_steady(std::chrono::time_point<Clock, Duration> t,
                                                 const char* who) {
-  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-    return std::chrono::time_point_cast<std::chrono::steady_clock::duration>(t);
-  } else {
-    auto left = t - Clock::now();
-    if (left < left.zero()) return std::chrono::steady_clock::now();
-    return deadline_after(left, who);
-  }
+  using seconds_ld = std::chrono::duration<long double>;
+  const seconds_ld at(t.time_since_epoch());
+  if (at != at) throw std::invalid_argument(std::string(who) + ": deadline is not a number");
+  const seconds_ld left = at - seconds_ld(Clock::now().time_since_epoch());
+  if (left <= seconds_ld::zero()) return std::chrono::steady_clock::now();
+  return deadline_after(left, who);
 }
 
 }  // namespace weft::detail
