@@ -14,7 +14,7 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 
 if [[ "${WEFT_TEST_SANITIZE:-1}" == 1 ]]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=ON >/dev/null
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWEFT_SANITIZE=ON -DWEFT_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
 fi
