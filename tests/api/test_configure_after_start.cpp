@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -124,4 +125,21 @@ TEST_CASE("after a refused configure the runtime keeps working") {
   std::thread t([] { CHECK_THROWS_AS(weft::configure({.threads = 1}), std::logic_error); });
   t.join();
   CHECK(weft::current_config().threads == 3);
+}
+
+TEST_CASE("the blocking pool never runs more than blocking_threads calls at once") {
+  std::atomic<int> running{0}, most{0};
+  std::vector<weft::Unfuture<void>> calls;
+  for (int i = 0; i < 20; ++i) {
+    calls.push_back(weft::spawn_blocking([&] {
+      const int now = running.fetch_add(1) + 1;
+      int seen = most.load();
+      while (now > seen && !most.compare_exchange_weak(seen, now)) {
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      running.fetch_sub(1);
+    }));
+  }
+  for (auto& c : calls) c.get();
+  CHECK(most.load() == 5);  // the bound configured above, and reached
 }

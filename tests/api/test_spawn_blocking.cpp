@@ -150,3 +150,14 @@ TEST_CASE("many blocking calls beyond the pool's idle threads all complete") {
   for (auto& u : us) u.get();
   CHECK(done.load() == 200);
 }
+
+TEST_CASE("a blocking call may itself spawn fibers and join them") {
+  const int v = weft::spawn_blocking([] {
+    auto f = weft::spawn([] {
+      weft::sleep_for(5ms);
+      return 20;
+    });
+    return f.get() + (weft::in_fiber() ? 100 : 1);
+  }).get();
+  CHECK(v == 21);
+}

@@ -168,3 +168,13 @@ TEST_CASE("an empty handle among the inputs throws future_error(no_state) at onc
     CHECK(e.code() == std::future_errc::no_state);
   }
 }
+
+TEST_CASE("the same Unfuture several times over") {
+  auto u = weft::spawn([] {
+    weft::sleep_for(10ms);
+    return 4;
+  });
+  std::vector<weft::Unfuture<int>> us{u, u, u};
+  CHECK(weft::when_all(us).get() == std::vector<int>{4, 4, 4});
+  CHECK(weft::when_all(u, u).get() == std::tuple<int, int>(4, 4));
+}

@@ -125,3 +125,15 @@ TEST_CASE("an empty handle among the inputs throws future_error(no_state)") {
   }
   CHECK_THROWS_AS((void)weft::when_any(weft::spawn([] {}), weft::Unfuture<int>()), std::future_error);
 }
+
+TEST_CASE("the same Unfuture several times over: the first index") {
+  weft::Promise<int> p;
+  auto u = p.get_unfuture();
+  std::vector<weft::Unfuture<int>> us{u, u, u};
+  auto any = weft::when_any(us);
+  auto any2 = weft::when_any(u, u);
+  CHECK_FALSE(any.ready());
+  p.set_value(1);
+  CHECK(any.get() == 0);
+  CHECK(any2.get() == 0);
+}
