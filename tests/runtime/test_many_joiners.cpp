@@ -96,14 +96,19 @@ TEST_CASE("the same joiners all get the exception") {
 TEST_CASE("joiners with timeouts mixed in: those that time out leave, the rest get the value") {
   weft::Promise<int> p;
   auto u = p.get_unfuture();
+  std::atomic<int> timed_waits_done{0};
   std::vector<weft::Unfuture<int>> fibers;
   for (int i = 0; i < 500; ++i) {
-    fibers.push_back(weft::spawn([u, i] {
-      if (i % 2 == 0) return u.wait_for(10ms) ? 1 : 0;  // times out: nothing sets p yet
+    fibers.push_back(weft::spawn([u, i, &timed_waits_done] {
+      if (i % 2 == 0) {
+        const bool got = u.wait_for(10ms);  // times out: p is set only after all these
+        timed_waits_done.fetch_add(1);
+        return got ? 1 : 0;
+      }
       return u.get() == 3 ? 2 : -1;
     }));
   }
-  std::this_thread::sleep_for(100ms);
+  REQUIRE(wait_count(timed_waits_done, 250));
   p.set_value(3);
   int timed_out = 0, got = 0;
   for (auto& f : fibers) {
