@@ -152,3 +152,10 @@ TEST_CASE("wait_for on a promise set later from a thread") {
   CHECK(u.get() == 1);
   t.join();
 }
+
+TEST_CASE("set_value constructs the value in place from several arguments") {
+  weft::Promise<std::string> p;
+  auto u = p.get_unfuture();
+  std::thread([&] { p.set_value(3, 'x'); }).join();
+  CHECK(weft::run([u] { return u.get(); }) == "xxx");
+}

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,4 +117,26 @@ TEST_CASE("spawn from many plain threads at once, and from fibers") {
 
 TEST_CASE("run nested inside a fiber") {
   CHECK(weft::run([] { return weft::run([] { return 3; }) + 1; }) == 4);
+}
+
+TEST_CASE("a move-only callable") {
+  auto p = std::make_unique<int>(8);
+  CHECK(weft::spawn([q = std::move(p)] { return *q; }).get() == 8);
+}
+
+namespace {
+struct ThrowsOnCopy {
+  ThrowsOnCopy() = default;
+  ThrowsOnCopy(const ThrowsOnCopy&) { throw std::runtime_error("copy failed"); }
+};
+}  // namespace
+
+TEST_CASE("an argument whose copy throws: spawn throws, nothing runs, the runtime carries on") {
+  std::atomic<int> ran{0};
+  ThrowsOnCopy arg;
+  CHECK_THROWS_WITH_AS(weft::spawn([&ran](const ThrowsOnCopy&) { ran.fetch_add(1); }, arg), "copy failed",
+                       std::runtime_error);
+  std::this_thread::sleep_for(20ms);
+  CHECK(ran.load() == 0);
+  CHECK(weft::run([] { return 1; }) == 1);
 }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <thread>
+#include <tuple>
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -139,6 +140,16 @@ TEST_CASE("a deadline in the past or a zero timeout polls") {
   auto t3 = timed([&] { return u.wait_until(std::chrono::system_clock::now() - 1h); });
   CHECK_FALSE(t3.result);
   CHECK(t3.took < 100ms + stall_watch.worst());
+  // The same from a fiber.
+  const auto in_fiber = weft::run([u] {
+    const auto start = Clock::now();
+    const bool a = u.wait_for(0ms);
+    const bool b = u.wait_until(Clock::now() - 1h);
+    return std::tuple(a, b, Clock::now() - start);
+  });
+  CHECK_FALSE(std::get<0>(in_fiber));
+  CHECK_FALSE(std::get<1>(in_fiber));
+  CHECK(std::get<2>(in_fiber) < 100ms + stall_watch.worst());
   p.set_value(1);
   CHECK(u.wait_for(0ms));
   CHECK(u.wait_until(Clock::now() - 1h));

@@ -3,8 +3,11 @@
 // it is std::this_thread::yield. (One worker, so the fibers are sure to share it.)
 #include <weft/weft.hpp>
 
+#include "support/stall_watch.hpp"
+
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -107,4 +110,50 @@ TEST_CASE("in_fiber: true in fibers and continuations, false on threads and the 
     after_wait = weft::in_fiber();
   }).join();
   CHECK_FALSE(after_wait);
+}
+
+namespace {
+
+// Runs `measure` in a fiber while four fibers on the (one) worker yield without pause.
+template <class F>
+auto with_busy_yielders(F measure) {
+  std::atomic<bool> stop{false};
+  std::vector<weft::Unfuture<void>> busy;
+  for (int i = 0; i < 4; ++i) {
+    busy.push_back(weft::spawn([&stop] {
+      while (!stop.load()) weft::this_fiber::yield();
+    }));
+  }
+  auto result = weft::spawn(measure).get();
+  stop = true;
+  for (auto& b : busy) b.get();
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("timers fire while other fibers yield without pause") {
+  weft_test::StallWatch watch;
+  const auto took = with_busy_yielders([] {
+    const auto start = std::chrono::steady_clock::now();
+    weft::sleep_for(20ms);
+    return std::chrono::steady_clock::now() - start;
+  });
+  CHECK(took >= 20ms);
+  CHECK(took < 20ms + std::chrono::milliseconds(30 * WEFT_TEST_SLACK) + watch.worst());
+}
+
+TEST_CASE("a wake-up from another thread gets through while other fibers yield without pause") {
+  weft_test::StallWatch watch;
+  weft::Promise<std::chrono::steady_clock::time_point> p;
+  std::thread setter([&] {
+    std::this_thread::sleep_for(20ms);
+    p.set_value(std::chrono::steady_clock::now());
+  });
+  const auto delay = with_busy_yielders([u = p.get_unfuture()] {
+    const auto set_at = u.get();
+    return std::chrono::steady_clock::now() - set_at;
+  });
+  setter.join();
+  CHECK(delay < std::chrono::milliseconds(30 * WEFT_TEST_SLACK) + watch.worst());
 }
