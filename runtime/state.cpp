@@ -52,22 +52,23 @@ void make_ready(boost::fibers::context* waiter) noexcept {
 void StateBase::publish() noexcept {
   producer_.store(nullptr, std::memory_order_relaxed);
   Callback* callbacks;
-  boost::fibers::context::wait_queue_t waiters;
   {
     auto lk = rt::lock_fiber_spinlock(lock_);
     ready_.store(true, std::memory_order_release);
     callbacks = std::exchange(callbacks_, nullptr);
-    waiters.swap(waiters_);
-  }
-  while (!waiters.empty()) {
-    boost::fibers::context* waiter = &waiters.front();
-    waiters.pop_front();
-    // twstatus: 0 = untimed wait; this = timed wait not yet expired; anything else = the
-    // timeout already woke it (Boost's sleep queue set -2), so leave it alone.
-    auto expected = reinterpret_cast<std::intptr_t>(this);
-    if (waiter->twstatus.compare_exchange_strong(expected, -1, std::memory_order_acq_rel) ||
-        expected == 0) {
-      make_ready(waiter);
+    // Waiters are woken under the lock: a timed waiter whose deadline passes at this
+    // moment takes the lock to unlink itself, and must find itself either still queued
+    // or already handled, never half-way through a list being walked.
+    while (!waiters_.empty()) {
+      boost::fibers::context* waiter = &waiters_.front();
+      waiters_.pop_front();
+      // twstatus: 0 = untimed wait; this = timed wait not yet expired; anything else =
+      // the timeout already woke it (Boost's sleep queue set -2), so leave it alone.
+      auto expected = reinterpret_cast<std::intptr_t>(this);
+      if (waiter->twstatus.compare_exchange_strong(expected, -1, std::memory_order_acq_rel) ||
+          expected == 0) {
+        make_ready(waiter);
+      }
     }
   }
 

@@ -88,6 +88,9 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
                            TaskPtr mine = std::move(task);  // released before the fiber ends
                            mine->set_producer(running_ctx);
                            mine->run_task();
+                           // A flattening task completes later, from another fiber; once
+                           // this one ends its context address is reused.
+                           mine->set_producer(nullptr);
                          })
         .detach();
   }

@@ -100,11 +100,7 @@ TEST_CASE("a completed Unfuture read by the fiber that produced it is no deadloc
   CHECK(weft::run([u] { return u.get(); }) == 3);
 }
 
-// KNOWN BUG (reported, skipped until fixed; run with --no-skip to check a fix): the
-// producer fiber recorded for self-join detection is only cleared when the state
-// completes, so after f's fiber has ended every fiber that reuses its stack slot gets a
-// false deadlock_error from flat.get(). Remove the skip() once it passes.
-TEST_CASE("no false deadlock_error from a flattened Unfuture whose fiber has ended" * doctest::skip()) {
+TEST_CASE("no false deadlock_error from a flattened Unfuture whose fiber has ended") {
   // spawn(f) where f returns an Unfuture: f's fiber ends at once, the result completes
   // later, with the inner Unfuture. A new fiber on the same worker reuses f's stack (and so
   // the address of its fiber context); waiting on the result from there is no self-join.

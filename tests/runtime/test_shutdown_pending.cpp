@@ -47,12 +47,7 @@ TEST_CASE("std::quick_exit(0) from inside a fiber with parked fibers exits with 
   check_clean_exit(weft_test::run_child("pending-quick-exit-in-fiber", {}, kDeadline), "parked");
 }
 
-// KNOWN BUG (reported, skipped until fixed; run with --no-skip to check a fix): exit()
-// called in a fiber runs the worker thread's thread_local destructors first, among them
-// Boost.Fiber's per-thread scheduler, whose destructor waits for every fiber of that
-// worker, the calling one included, to end: the process spins at 100% CPU forever. The
-// README promises that exit() ends the process whatever fibers are pending.
-TEST_CASE("std::exit(0) from inside a fiber with parked fibers exits with status 0" * doctest::skip()) {
+TEST_CASE("std::exit(0) from inside a fiber with parked fibers exits with status 0") {
   check_clean_exit(weft_test::run_child("pending-exit-in-fiber", {}, kDeadline), "parked");
   check_clean_exit(weft_test::run_child("pending-exit-in-fiber", {"WEFT_THREADS=1"}, kDeadline), "parked");
 }

@@ -12,13 +12,7 @@
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// KNOWN BUG (reported, skipped until fixed; run with --no-skip to check a fix; crashes
-// within a few seconds on the 2-core test machine): StateBase::publish() swaps the
-// waiter list out under the lock but pops it after releasing the lock, while a waiter
-// whose timeout fired at the same moment unlinks itself from that same list
-// (`if (me->wait_is_linked()) me->wait_unlink();` in wait_until) - two threads editing one
-// intrusive list: SIGSEGV in publish's pop_front, or waiters lost.
-TEST_CASE("timed waits expiring while the result is published" * doctest::skip()) {
+TEST_CASE("timed waits expiring while the result is published") {
   const auto stop_at = Clock::now() + std::chrono::seconds(5 * WEFT_TEST_SLACK);
   long rounds = 0, woken = 0, timed_out = 0;
   while (Clock::now() < stop_at) {

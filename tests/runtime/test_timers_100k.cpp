@@ -217,12 +217,7 @@ TEST_CASE("100k sleeping fibers wake in deadline order, each close to its deadli
   measured_worker_inversions = worker_inversions;
 }
 
-// KNOWN BUG (regression in 4e9f8ea; reported, skipped until fixed; run with --no-skip):
-// detail::to_steady() now rebuilds a steady_clock deadline t as `now2 + (t - now1)`, two
-// clock reads apart, so a fiber sleeping until t sleeps until t + (now2 - now1): timers a
-// few microseconds apart fire out of order on one worker whenever a page fault or a
-// preemption falls between the reads (~10-20 of 100k per run here).
-TEST_CASE("... and on each worker strictly in deadline order" * doctest::skip()) {
+TEST_CASE("... and on each worker strictly in deadline order") {
   REQUIRE_MESSAGE(measured_worker_inversions >= 0, "run together with the test case above");
   CHECK(measured_worker_inversions == 0);
 }

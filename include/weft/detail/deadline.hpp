@@ -27,19 +27,38 @@ std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, 
   return now + ceil<steady_clock::duration>(d);
 }
 
-// A deadline on any clock (steady_clock with another duration type included), mapped
-// onto steady_clock. The distance from now is taken in floating point, so neither the
-// cast nor the subtraction can overflow: a deadline already past means now, NaN throws
-// std::invalid_argument, one too far for the clock std::out_of_range.
+// A deadline on any clock, mapped onto steady_clock.
+//  - steady_clock's own time_point is taken exactly (time_point::max() waits forever);
+//  - steady_clock with another duration type is converted as an absolute time, so two
+//    deadlines keep their order;
+//  - other clocks go through their distance from now.
+// Conversions happen in floating point, so nothing can overflow: NaN throws
+// std::invalid_argument, a deadline beyond steady_clock's range std::out_of_range, and
+// one already past means now.
 template <class Clock, class Duration>
 std::chrono::steady_clock::time_point to_steady(std::chrono::time_point<Clock, Duration> t,
                                                 const char* who) {
+  using std::chrono::steady_clock;
   using seconds_ld = std::chrono::duration<long double>;
-  const seconds_ld at(t.time_since_epoch());
-  if (at != at) throw std::invalid_argument(std::string(who) + ": deadline is not a number");
-  const seconds_ld left = at - seconds_ld(Clock::now().time_since_epoch());
-  if (left <= seconds_ld::zero()) return std::chrono::steady_clock::now();
-  return deadline_after(left, who);
+  if constexpr (std::is_same_v<Clock, steady_clock> &&
+                std::is_same_v<Duration, steady_clock::duration>) {
+    return t;
+  } else {
+    const seconds_ld at(t.time_since_epoch());
+    if (at != at) throw std::invalid_argument(std::string(who) + ": deadline is not a number");
+    if constexpr (std::is_same_v<Clock, steady_clock>) {
+      const seconds_ld margin = std::chrono::seconds(1);
+      if (at > seconds_ld(steady_clock::duration::max()) - margin) {
+        throw std::out_of_range(std::string(who) + ": deadline beyond the clock's range");
+      }
+      if (at < seconds_ld(steady_clock::duration::min()) + margin) return steady_clock::now();
+      return steady_clock::time_point(std::chrono::ceil<steady_clock::duration>(at));
+    } else {
+      const seconds_ld left = at - seconds_ld(Clock::now().time_since_epoch());
+      if (left <= seconds_ld::zero()) return steady_clock::now();
+      return deadline_after(left, who);
+    }
+  }
 }
 
 }  // namespace weft::detail
