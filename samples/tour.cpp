@@ -84,6 +84,9 @@ std::string show(const std::map<int, int>& items) {
 }  // namespace
 
 int main() {
+  // The runtime starts on first use; start it here so that the first example times the
+  // example, not the creation of the worker threads.
+  weft::run([] {});
   std::printf("weft tour: %u worker threads\n\n", weft::current_config().threads);
 
   example("simple sleep:", [] { return weft::spawn(unfuture_sleep).get(); });
