@@ -4,6 +4,7 @@
 #include <weft/weft.hpp>
 
 #include "support/stall_watch.hpp"
+#include "support/timing.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,17 +19,10 @@
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using weft_test::ms;
+using weft_test::took;
 
 namespace {
-
-long long ms(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
-
-template <class F>
-Clock::duration took(F f) {
-  const auto start = Clock::now();
-  f();
-  return Clock::now() - start;
-}
 
 // A call no shim could make cooperative: the thread really blocks.
 void block_100ms() { std::this_thread::sleep_for(100ms); }

@@ -4,6 +4,7 @@
 #include <weft/weft.hpp>
 
 #include "support/stall_watch.hpp"
+#include "support/timing.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,6 +14,8 @@
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using weft_test::ms;
+using weft_test::took;
 
 namespace {
 
@@ -22,8 +25,6 @@ const auto kLate = std::chrono::milliseconds(30 * WEFT_TEST_SLACK);  // allowed 
 // are allowed on top of kLate.
 weft_test::StallWatch stall_watch;
 Clock::duration late_ok() { return kLate + stall_watch.worst(); }
-
-long long ms(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
 struct Timed {
   bool result;
