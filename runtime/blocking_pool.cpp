@@ -31,11 +31,6 @@ void BlockingPool::submit(TaskPtr task) {
   if (idle_ > 0) work_ready_.notify_one();
 }
 
-unsigned BlockingPool::threads() const {
-  std::lock_guard lk(lock_);
-  return threads_;
-}
-
 void BlockingPool::thread_main() {
   std::unique_lock lk(lock_);
   for (;;) {

@@ -23,14 +23,12 @@ class BlockingPool {
 
   void submit(TaskPtr task);
 
-  unsigned threads() const;
-
  private:
   void thread_main();
 
   const unsigned max_threads_;
   const std::chrono::milliseconds idle_retire_;
-  mutable std::mutex lock_;
+  std::mutex lock_;
   std::condition_variable work_ready_;
   std::deque<TaskPtr> queue_;  // guarded by lock_
   unsigned threads_ = 0;       // guarded by lock_

@@ -6,6 +6,7 @@
 
 #include "reactor_backend.hpp"
 
+#include <weft/detail/spinlock.hpp>
 #include <weft/detail/state.hpp>
 
 #include <boost/fiber/context.hpp>

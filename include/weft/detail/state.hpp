@@ -8,8 +8,6 @@
 // waiting blocks in its own (implicit) Boost.Fiber scheduler.
 #pragma once
 
-#include <weft/detail/spinlock.hpp>
-
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/detail/spinlock.hpp>
 #include <boost/intrusive_ptr.hpp>
