@@ -6,7 +6,8 @@
 //                               returns 0 or -errno.
 //   reactor_close(r)            release both; r may be opened again.
 //   reactor_arm(r, fd, token)   watch fd for readability and writability, edge-triggered,
-//                               once for the fd's lifetime; events carry `token`.
+//                               once for the fd's lifetime; events carry `token` (64
+//                               bits: the shims pack the fd and its generation in it).
 //                               returns 0 or -errno (-EPERM: fd cannot be polled, e.g. a
 //                               regular file).
 //   reactor_disarm(r, fd)       stop watching fd (before it is closed or reused).
@@ -33,7 +34,7 @@ struct ReactorBackend {
 };
 
 struct ReadyEvent {
-  void* token;
+  std::uint64_t token;
   bool readable;
   bool writable;
   bool error;  // error or hang-up: wake both directions
@@ -41,7 +42,7 @@ struct ReadyEvent {
 
 int reactor_open(ReactorBackend& r) noexcept;
 void reactor_close(ReactorBackend& r) noexcept;
-int reactor_arm(ReactorBackend& r, int fd, void* token) noexcept;
+int reactor_arm(ReactorBackend& r, int fd, std::uint64_t token) noexcept;
 int reactor_disarm(ReactorBackend& r, int fd) noexcept;
 int reactor_poll(ReactorBackend& r, std::int64_t deadline_ns, ReadyEvent* out, int cap) noexcept;
 void reactor_wake(ReactorBackend& r) noexcept;

@@ -3,6 +3,9 @@
 // would make every timer up to 1 ms late (rounded up) or spin (rounded down).
 #include "reactor_backend.hpp"
 
+#include "libc.hpp"
+#include "tls.hpp"
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -16,13 +19,14 @@ namespace weft::rt {
 
 namespace {
 
-// Token that marks the wake-up eventfd among the events.
-char wake_token;
+// Token that marks the wake-up eventfd among the events: no fd's token (a generation in
+// the high half, an fd below 2^31 in the low half) has all ones in its low half.
+constexpr std::uint64_t kWakeToken = ~std::uint64_t{0};
 
 std::atomic<bool> pwait2_missing{false};
 
 int wait_events(int epfd, epoll_event* events, int cap, std::int64_t deadline_ns) {
-  if (deadline_ns < 0) return ::epoll_wait(epfd, events, cap, -1);
+  if (deadline_ns < 0) return WEFT_REAL(epoll_wait)(epfd, events, cap, -1);
   std::int64_t left = deadline_ns - monotonic_ns();
   if (left < 0) left = 0;
 #ifdef SYS_epoll_pwait2
@@ -35,7 +39,7 @@ int wait_events(int epfd, epoll_event* events, int cap, std::int64_t deadline_ns
 #endif
   // Round up: waking early would make the caller poll again in a busy loop.
   const std::int64_t ms = (left + 999'999) / 1'000'000;
-  return ::epoll_wait(epfd, events, cap, ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms));
+  return WEFT_REAL(epoll_wait)(epfd, events, cap, ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms));
 }
 
 }  // namespace
@@ -58,7 +62,7 @@ int reactor_open(ReactorBackend& r) noexcept {
   r.wake_read_fd = r.wake_fd;
   epoll_event ev{};
   ev.events = EPOLLIN;  // level-triggered: stays ready until poll drains it
-  ev.data.ptr = &wake_token;
+  ev.data.u64 = kWakeToken;
   if (::epoll_ctl(r.poll_fd, EPOLL_CTL_ADD, r.wake_fd, &ev) < 0) {
     int err = errno;
     reactor_close(r);
@@ -68,15 +72,15 @@ int reactor_open(ReactorBackend& r) noexcept {
 }
 
 void reactor_close(ReactorBackend& r) noexcept {
-  if (r.wake_fd >= 0) ::close(r.wake_fd);
-  if (r.poll_fd >= 0) ::close(r.poll_fd);
+  if (r.wake_fd >= 0) WEFT_REAL(close)(r.wake_fd);
+  if (r.poll_fd >= 0) WEFT_REAL(close)(r.poll_fd);
   r = ReactorBackend{};
 }
 
-int reactor_arm(ReactorBackend& r, int fd, void* token) noexcept {
+int reactor_arm(ReactorBackend& r, int fd, std::uint64_t token) noexcept {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-  ev.data.ptr = token;
+  ev.data.u64 = token;
   return ::epoll_ctl(r.poll_fd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
 }
 
@@ -85,28 +89,30 @@ int reactor_disarm(ReactorBackend& r, int fd) noexcept {
 }
 
 int reactor_poll(ReactorBackend& r, std::int64_t deadline_ns, ReadyEvent* out, int cap) noexcept {
+  // Not on the stack: pick_next may poll on a parked fiber's stack, which should not
+  // grow by a page for it.
   constexpr int kBatch = 128;
-  epoll_event events[kBatch];
+  static WEFT_TLS epoll_event events[kBatch];
   const int want = cap < kBatch ? cap : kBatch;
   int n = wait_events(r.poll_fd, events, want, deadline_ns);
   if (n < 0) return errno == EINTR ? 0 : -errno;
   int filled = 0;
   for (int i = 0; i < n; ++i) {
-    if (events[i].data.ptr == &wake_token) {
-      std::uint64_t drained;
-      [[maybe_unused]] ssize_t got = ::read(r.wake_read_fd, &drained, sizeof drained);
+    if (events[i].data.u64 == kWakeToken) {
+      eventfd_t drained;
+      (void)::eventfd_read(r.wake_read_fd, &drained);
       continue;
     }
     const std::uint32_t e = events[i].events;
-    out[filled++] = ReadyEvent{events[i].data.ptr, (e & (EPOLLIN | EPOLLRDHUP)) != 0,
+    out[filled++] = ReadyEvent{events[i].data.u64, (e & (EPOLLIN | EPOLLRDHUP)) != 0,
                                (e & EPOLLOUT) != 0, (e & (EPOLLERR | EPOLLHUP)) != 0};
   }
   return filled;
 }
 
 void reactor_wake(ReactorBackend& r) noexcept {
-  const std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t put = ::write(r.wake_fd, &one, sizeof one);
+  // eventfd_write is glibc's internal write, never an interposed one.
+  (void)::eventfd_write(r.wake_fd, 1);
 }
 
 }  // namespace weft::rt

@@ -9,6 +9,10 @@
 #include <string>
 #include <thread>
 
+namespace weft::shim {
+extern const void* const interposed[];  // shims/exports.cpp
+}
+
 namespace weft::rt {
 
 namespace {
@@ -79,7 +83,11 @@ Runtime& Runtime::get() {
   return *r;
 }
 
+Runtime* Runtime::if_started() noexcept { return running.load(std::memory_order_acquire); }
+
 Runtime::Runtime(const Config& resolved) : config_(resolved), blocking_(resolved.blocking_threads) {
+  // Pulls shims/exports.cpp, and with it every shim, into a static link.
+  [[maybe_unused]] const void* const volatile keep = shim::interposed;
   set_stack_size(config_.stack_size);
   workers_.reserve(config_.threads);
   for (unsigned i = 0; i < config_.threads; ++i) {

@@ -19,11 +19,14 @@ class Runtime {
   // The running runtime, starting it if needed. Throws std::invalid_argument for a bad
   // WEFT_* variable, std::system_error if threads or reactors cannot be created.
   static Runtime& get();
+  // The running runtime, or null if nothing has started it (never starts one).
+  static Runtime* if_started() noexcept;
 
   explicit Runtime(const Config& resolved);
 
   // A worker for work arriving from outside any worker (round robin).
   Worker& next_worker() noexcept;
+  Worker& worker(unsigned index) noexcept { return *workers_[index]; }
 
   // More than one worker, so fibers that have not started are worth making stealable.
   bool can_steal() const noexcept { return workers_.size() > 1; }

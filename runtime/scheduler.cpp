@@ -48,6 +48,10 @@ boost::fibers::context* FiberAlgorithm::take_new() noexcept {
 }
 
 boost::fibers::context* FiberAlgorithm::pick_next() noexcept {
+  if (++picks_since_poll_ >= kPollEvery) {
+    picks_since_poll_ = 0;
+    worker_.poll_io_now();
+  }
   boost::fibers::context* ctx = nullptr;
   if (dispatcher_ != nullptr &&
       (++picks_since_dispatch_ >= kDispatchEvery || (ready_.empty() && !has_new()))) {

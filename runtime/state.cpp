@@ -4,6 +4,7 @@
 
 #include "unretrieved.hpp"
 #include "fiber_lock.hpp"
+#include "parking.hpp"
 #include "worker.hpp"
 
 #include <boost/fiber/context.hpp>
@@ -34,21 +35,6 @@ void StateBase::set_exception(std::exception_ptr e) {
   publish();
 }
 
-namespace {
-
-// Makes a parked waiter runnable: straight onto this worker's ready queue when it is ours,
-// else through its scheduler's remote queue (which wakes that thread).
-void make_ready(boost::fibers::context* waiter) noexcept {
-  boost::fibers::scheduler* here = rt::Worker::current_scheduler();
-  if (here != nullptr && here == waiter->get_scheduler()) {
-    here->schedule(waiter);
-  } else {
-    waiter->get_scheduler()->schedule_from_remote(waiter);
-  }
-}
-
-}  // namespace
-
 void StateBase::publish() noexcept {
   producer_.store(nullptr, std::memory_order_relaxed);
   Callback* callbacks;
@@ -62,13 +48,7 @@ void StateBase::publish() noexcept {
     while (!waiters_.empty()) {
       boost::fibers::context* waiter = &waiters_.front();
       waiters_.pop_front();
-      // twstatus: 0 = untimed wait; this = timed wait not yet expired; anything else =
-      // the timeout already woke it (Boost's sleep queue set -2), so leave it alone.
-      auto expected = reinterpret_cast<std::intptr_t>(this);
-      if (waiter->twstatus.compare_exchange_strong(expected, -1, std::memory_order_acq_rel) ||
-          expected == 0) {
-        make_ready(waiter);
-      }
+      rt::wake_parked(waiter, this);
     }
   }
 

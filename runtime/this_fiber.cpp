@@ -10,24 +10,11 @@
 
 namespace weft {
 
-namespace {
-
-// The calling fiber's context when it is one of weft's fibers, else null. Uses the
-// worker's own record of the running context (no call into Boost, and no scheduler
-// created for a plain thread that merely asks).
-boost::fibers::context* weft_fiber() noexcept {
-  boost::fibers::context* ctx = rt::Worker::running_context();
-  if (ctx == nullptr || ctx->is_context(boost::fibers::type::main_context)) return nullptr;
-  return ctx;
-}
-
-}  // namespace
-
-bool in_fiber() noexcept { return weft_fiber() != nullptr; }
+bool in_fiber() noexcept { return rt::Worker::current_fiber() != nullptr; }
 
 namespace detail {
 void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
-  if (boost::fibers::context* me = weft_fiber()) {
+  if (boost::fibers::context* me = rt::Worker::current_fiber()) {
     me->wait_until(deadline);
   } else {
     std::this_thread::sleep_until(deadline);
@@ -37,7 +24,7 @@ void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
 
 namespace this_fiber {
 void yield() {
-  if (boost::fibers::context* me = weft_fiber()) {
+  if (boost::fibers::context* me = rt::Worker::current_fiber()) {
     me->yield();
   } else {
     std::this_thread::yield();

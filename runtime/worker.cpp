@@ -1,6 +1,7 @@
 #include "worker.hpp"
 
 #include "fiber_lock.hpp"
+#include "io_wait.hpp"
 #include "runtime.hpp"
 #include "tls.hpp"
 #include "scheduler.hpp"
@@ -33,6 +34,12 @@ Worker* Worker::current() noexcept { return current_worker; }
 boost::fibers::context* Worker::running_context() noexcept { return running_ctx; }
 
 void Worker::set_running_context(boost::fibers::context* ctx) noexcept { running_ctx = ctx; }
+
+boost::fibers::context* Worker::current_fiber() noexcept {
+  boost::fibers::context* ctx = running_ctx;
+  if (ctx == nullptr || ctx->is_context(boost::fibers::type::main_context)) return nullptr;
+  return ctx;
+}
 
 boost::fibers::scheduler* Worker::current_scheduler() noexcept {
   return current_worker != nullptr ? current_worker->scheduler_ : nullptr;
@@ -137,11 +144,29 @@ void Worker::sleep_until(std::chrono::steady_clock::time_point deadline) noexcep
       deadline == std::chrono::steady_clock::time_point::max()
           ? -1
           : std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
-  ReadyEvent events[64];
-  // No fd is armed yet, so the events can only be wake-ups, which poll consumes itself.
-  (void)reactor_poll(reactor_, deadline_ns, events, 64);
+  const int n = reactor_poll(reactor_, deadline_ns, events_, kEventBatch);
   runtime_.note_asleep(-1);
   wake_state_.store(kRunning, std::memory_order_release);
+  dispatch_events(n);
+}
+
+void Worker::poll_io_now() noexcept {
+  if (!has_armed_fds()) return;
+  dispatch_events(reactor_poll(reactor_, 0, events_, kEventBatch));
+}
+
+void Worker::dispatch_events(int n) noexcept {
+  for (int i = 0; i < n; ++i) dispatch_fd_event(events_[i]);
+}
+
+int Worker::arm_fd(int fd, std::uint64_t token) noexcept {
+  const int err = reactor_arm(reactor_, fd, token);
+  if (err == 0) armed_fds_.fetch_add(1, std::memory_order_relaxed);
+  return err;
+}
+
+void Worker::disarm_fd(int fd) noexcept {
+  if (reactor_disarm(reactor_, fd) == 0) armed_fds_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Worker::wake() noexcept {

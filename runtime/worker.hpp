@@ -40,6 +40,9 @@ class Worker {
   // so it costs no call into Boost). Null on other threads.
   static boost::fibers::context* running_context() noexcept;
   static void set_running_context(boost::fibers::context* ctx) noexcept;
+  // The running weft fiber on this thread, or null: on a plain thread, and in a worker's
+  // main or dispatcher context.
+  static boost::fibers::context* current_fiber() noexcept;
   // This worker thread's Boost.Fiber scheduler, or null on other threads.
   static boost::fibers::scheduler* current_scheduler() noexcept;
 
@@ -55,8 +58,17 @@ class Worker {
   boost::fibers::context* pop_fresh(Take which) noexcept;
   std::size_t fresh_count() const noexcept { return fresh_count_.load(std::memory_order_relaxed); }
 
-  // Called by the algorithm: wait in the reactor until the deadline or a wake().
+  // Called by the algorithm: wait in the reactor until the deadline or a wake(), and wake
+  // the fibers parked on fds that became ready.
   void sleep_until(std::chrono::steady_clock::time_point deadline) noexcept;
+  // Called by the algorithm between fibers, so that fibers that never let the worker
+  // sleep do not starve I/O: collect ready fds without waiting. Cheap when no fd is armed.
+  void poll_io_now() noexcept;
+  bool has_armed_fds() const noexcept { return armed_fds_.load(std::memory_order_relaxed) > 0; }
+
+  // Watch fd in this worker's reactor (io_wait.cpp); from any thread. 0 or -errno.
+  int arm_fd(int fd, std::uint64_t token) noexcept;
+  void disarm_fd(int fd) noexcept;
   // From any thread: end a current or the next sleep_until. Redundant calls are free.
   void wake() noexcept;
   bool asleep() const noexcept { return wake_state_.load(std::memory_order_relaxed) == kAsleep; }
@@ -66,6 +78,7 @@ class Worker {
 
  private:
   void thread_main(std::atomic<bool>& started);
+  void dispatch_events(int n) noexcept;
 
   enum : int { kRunning, kAsleep, kWoken };
 
@@ -74,6 +87,9 @@ class Worker {
   std::thread thread_;
   ReactorBackend reactor_;
   std::atomic<int> wake_state_{kRunning};
+  std::atomic<int> armed_fds_{0};
+  static constexpr int kEventBatch = 128;
+  ReadyEvent events_[kEventBatch];  // used by this worker's thread only
 
   boost::fibers::context* main_ctx_ = nullptr;
   boost::fibers::scheduler* scheduler_ = nullptr;

@@ -168,8 +168,7 @@ TEST_CASE("deadline 0 and deadlines in the past do not wait") {
 TEST_CASE("an armed pipe reports readable with its token after a write; edge-triggered") {
   Reactor re;
   Pipe p;
-  int token_storage = 0;
-  void* token = &token_storage;
+  const std::uint64_t token = 0x1234'0000'0007;  // any 64 bits: a generation and an fd
   REQUIRE(weft::rt::reactor_arm(re.r, p.rd, token) == 0);
   ReadyEvent ev[8];
   CHECK(re.poll(0, ev, 8) == 0);  // nothing to read yet
@@ -196,8 +195,8 @@ TEST_CASE("an armed pipe reports readable with its token after a write; edge-tri
 TEST_CASE("a write from another thread ends a poll with no deadline") {
   Reactor re;
   Pipe p;
-  int t = 0;
-  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, &t) == 0);
+  const std::uint64_t t = 42;
+  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, t) == 0);
   std::thread writer([&] {
     std::this_thread::sleep_for(30ms);
     p.put();
@@ -206,56 +205,56 @@ TEST_CASE("a write from another thread ends a poll with no deadline") {
   const int n = re.poll(-1, ev, 4);
   writer.join();
   REQUIRE(n == 1);
-  CHECK(ev[0].token == &t);
+  CHECK(ev[0].token == t);
   CHECK(ev[0].readable);
 }
 
 TEST_CASE("a pipe's write end reports writable; the reader's hang-up wakes it") {
   Reactor re;
   Pipe p;
-  int t = 0;
-  REQUIRE(weft::rt::reactor_arm(re.r, p.wr, &t) == 0);
+  const std::uint64_t t = 42;
+  REQUIRE(weft::rt::reactor_arm(re.r, p.wr, t) == 0);
   ReadyEvent ev[4];
   REQUIRE(re.poll(now_ns() + 1000 * kMs, ev, 4) == 1);
-  CHECK(ev[0].token == &t);
+  CHECK(ev[0].token == t);
   CHECK(ev[0].writable);
   ::close(p.rd);
   p.rd = -1;
   REQUIRE(re.poll(now_ns() + 1000 * kMs, ev, 4) == 1);
-  CHECK(ev[0].token == &t);
+  CHECK(ev[0].token == t);
   CHECK(ev[0].error);
 }
 
 TEST_CASE("the writer's hang-up wakes the reader (readable or error)") {
   Reactor re;
   Pipe p;
-  int t = 0;
-  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, &t) == 0);
+  const std::uint64_t t = 42;
+  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, t) == 0);
   ::close(p.wr);
   p.wr = -1;
   ReadyEvent ev[4];
   REQUIRE(re.poll(now_ns() + 1000 * kMs, ev, 4) == 1);
-  CHECK(ev[0].token == &t);
+  CHECK(ev[0].token == t);
   CHECK((ev[0].readable || ev[0].error));
 }
 
 TEST_CASE("disarm stops events") {
   Reactor re;
   Pipe p;
-  int t = 0;
-  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, &t) == 0);
+  const std::uint64_t t = 42;
+  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, t) == 0);
   REQUIRE(weft::rt::reactor_disarm(re.r, p.rd) == 0);
   p.put();
   const std::int64_t deadline = now_ns() + 30 * kMs;
   CHECK(re.poll(deadline) == 0);
   CHECK(now_ns() >= deadline);
   // Armed again (as for a reused fd number), events flow with the new token.
-  int t2 = 0;
-  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, &t2) == 0);
+  const std::uint64_t t2 = 43;
+  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, t2) == 0);
   ReadyEvent ev[4];
   const int n = re.poll(now_ns() + 1000 * kMs, ev, 4);
   REQUIRE(n == 1);
-  CHECK(ev[0].token == &t2);
+  CHECK(ev[0].token == t2);
 }
 
 TEST_CASE("a regular file cannot be armed: -EPERM") {
@@ -264,7 +263,7 @@ TEST_CASE("a regular file cannot be armed: -EPERM") {
   REQUIRE(fd >= 0);
   ::unlink(path);
   Reactor re;
-  CHECK(weft::rt::reactor_arm(re.r, fd, nullptr) == -EPERM);
+  CHECK(weft::rt::reactor_arm(re.r, fd, 1) == -EPERM);
   ::close(fd);
 }
 
@@ -277,10 +276,11 @@ TEST_CASE("disarming an fd that was never armed is an error, not a crash") {
 TEST_CASE("poll fills at most cap events; the rest come with the next poll") {
   Reactor re;
   std::vector<Pipe> pipes(10);
-  std::vector<int> tokens(10);
-  for (std::size_t i = 0; i < pipes.size(); ++i) REQUIRE(weft::rt::reactor_arm(re.r, pipes[i].rd, &tokens[i]) == 0);
+  std::vector<std::uint64_t> tokens(10);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = 1000 + i;
+  for (std::size_t i = 0; i < pipes.size(); ++i) REQUIRE(weft::rt::reactor_arm(re.r, pipes[i].rd, tokens[i]) == 0);
   for (auto& p : pipes) p.put();
-  std::set<void*> seen;
+  std::set<std::uint64_t> seen;
   ReadyEvent ev[3];
   const int first = re.poll(now_ns() + 1000 * kMs, ev, 3);
   CHECK(first == 3);
@@ -291,14 +291,14 @@ TEST_CASE("poll fills at most cap events; the rest come with the next poll") {
     for (int i = 0; i < n; ++i) seen.insert(ev[i].token);
   }
   CHECK(seen.size() == 10);
-  for (auto& t : tokens) CHECK(seen.count(&t) == 1);
+  for (auto& t : tokens) CHECK(seen.count(t) == 1);
 }
 
 TEST_CASE("wakes and events together: the event is reported, the wake consumed") {
   Reactor re;
   Pipe p;
-  int t = 0;
-  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, &t) == 0);
+  const std::uint64_t t = 42;
+  REQUIRE(weft::rt::reactor_arm(re.r, p.rd, t) == 0);
   p.put();
   weft::rt::reactor_wake(re.r);
   ReadyEvent ev[4];
@@ -306,7 +306,7 @@ TEST_CASE("wakes and events together: the event is reported, the wake consumed")
   for (int round = 0; round < 2; ++round) {
     const int n = re.poll(now_ns() + 100 * kMs, ev, 4);
     REQUIRE(n >= 0);
-    for (int i = 0; i < n; ++i) CHECK(ev[i].token == &t);
+    for (int i = 0; i < n; ++i) CHECK(ev[i].token == t);
     total += n;
     if (total == 1) break;
   }

@@ -1,0 +1,79 @@
+#include "fd_table.hpp"
+
+#include <sys/mman.h>
+
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+namespace weft::rt {
+
+namespace {
+
+constexpr int kLeafBits = 10;  // 1,024 FdStates per leaf
+constexpr int kMidBits = 10;   // 1,024 leaves per middle block
+constexpr int kTopBits = 31 - kLeafBits - kMidBits;
+constexpr std::size_t kLeafSize = std::size_t{1} << kLeafBits;
+constexpr std::size_t kMidSize = std::size_t{1} << kMidBits;
+constexpr std::size_t kTopSize = std::size_t{1} << kTopBits;
+
+struct Leaf {
+  FdState entries[kLeafSize];
+};
+struct Mid {
+  std::atomic<Leaf*> leaves[kMidSize];
+};
+
+std::atomic<Mid*> top[kTopSize];
+
+// Blocks come from mmap rather than new: the shims may run before main, inside malloc's
+// own callers (a client library's constructor), or in a child after fork.
+template <class T>
+T* allocate_block() noexcept {
+  void* p = ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    std::fputs("weft: out of memory for the file descriptor table\n", stderr);
+    std::abort();
+  }
+  return new (p) T();
+}
+
+template <class T>
+void free_block(T* block) noexcept {
+  block->~T();
+  ::munmap(block, sizeof(T));
+}
+
+// Loads slot, installing a fresh block if it is empty; a racing installer's block wins
+// and ours is freed.
+template <class T>
+T* load_or_install(std::atomic<T*>& slot) noexcept {
+  T* block = slot.load(std::memory_order_acquire);
+  if (block != nullptr) return block;
+  T* fresh = allocate_block<T>();
+  if (slot.compare_exchange_strong(block, fresh, std::memory_order_acq_rel)) return fresh;
+  free_block(fresh);
+  return block;
+}
+
+}  // namespace
+
+FdState& fd_state(int fd) noexcept {
+  const auto n = static_cast<unsigned>(fd);
+  Mid* mid = load_or_install(top[n >> (kLeafBits + kMidBits)]);
+  Leaf* leaf = load_or_install(mid->leaves[(n >> kLeafBits) & (kMidSize - 1)]);
+  return leaf->entries[n & (kLeafSize - 1)];
+}
+
+FdState* find_fd_state(int fd) noexcept {
+  if (fd < 0) return nullptr;
+  const auto n = static_cast<unsigned>(fd);
+  Mid* mid = top[n >> (kLeafBits + kMidBits)].load(std::memory_order_acquire);
+  if (mid == nullptr) return nullptr;
+  Leaf* leaf = mid->leaves[(n >> kLeafBits) & (kMidSize - 1)].load(std::memory_order_acquire);
+  if (leaf == nullptr) return nullptr;
+  return &leaf->entries[n & (kLeafSize - 1)];
+}
+
+}  // namespace weft::rt

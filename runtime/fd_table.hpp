@@ -1,0 +1,53 @@
+// What weft knows about each file descriptor: the per-fd wait descriptor of the shims.
+//
+// Indexed by fd number, with no cap of its own: three levels of lazily allocated blocks
+// cover every fd the kernel can hand out (below 2^31), and a process that only uses small
+// fds pays for one 1,024-entry block. Entries are never freed, since fd numbers are reused;
+// `generation` tells one use of a number from the next (Go's pollDesc.fdseq): it changes
+// whenever the fd is closed or replaced, so a fiber parked on the old file wakes with EBADF
+// and a reactor event carrying an old generation is dropped.
+//
+// An fd starts `unknown`: plain threads use it exactly as libc would, and weft never
+// touches its flags. The first time a fiber makes a call on it that could block, weft
+// probes it once. Sockets and pipes become `managed`: the kernel's O_NONBLOCK is set, the
+// flag the user set is kept in `user_nonblock` (what fcntl(F_GETFL) reports), and fibers
+// park on the reactor on EAGAIN. Anything else (regular files, terminals, devices) becomes
+// `passthrough` and blocks as in libc.
+#pragma once
+
+#include "fiber_lock.hpp"
+
+#include <boost/fiber/context.hpp>
+
+#include <atomic>
+#include <cstdint>
+
+namespace weft::rt {
+
+enum class FdKind : std::uint8_t { unknown, managed, passthrough };
+
+struct FdState {
+  FiberSpinlock lock;
+  std::atomic<std::uint32_t> generation{0};
+  std::atomic<FdKind> kind{FdKind::unknown};
+  std::atomic<bool> user_nonblock{false};  // the O_NONBLOCK the user set (managed fds)
+  // SO_RCVTIMEO / SO_SNDTIMEO as the kernel rounded them; 0: none. Kept for every fd
+  // weft has seen them set on, read once when a socket is probed.
+  std::atomic<std::int64_t> recv_timeout_ns{0};
+  std::atomic<std::int64_t> send_timeout_ns{0};
+  // Guarded by `lock`.
+  bool is_socket = false;
+  int armed_worker = -1;    // whose reactor watches the fd, or -1
+  bool read_ready = false;  // an edge arrived that no waiter has consumed yet
+  bool write_ready = false;
+  boost::fibers::context::wait_queue_t readers;
+  boost::fibers::context::wait_queue_t writers;
+};
+
+// The entry for fd, created if needed. fd must be >= 0. Never fails for a valid fd:
+// aborts with a message if memory for a new block cannot be had.
+FdState& fd_state(int fd) noexcept;
+// The entry for fd if one was ever created, else null. Cheap: three loads.
+FdState* find_fd_state(int fd) noexcept;
+
+}  // namespace weft::rt

@@ -1,0 +1,205 @@
+#include "io_wait.hpp"
+
+#include "libc.hpp"
+#include "parking.hpp"
+#include "runtime.hpp"
+#include "worker.hpp"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <chrono>
+
+namespace weft::rt {
+
+namespace {
+
+std::uint64_t make_token(int fd, std::uint32_t generation) noexcept {
+  return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
+}
+
+// Wakes every fiber in q; with none there, remembers the edge for the next one to park.
+void wake_all_locked(boost::fibers::context::wait_queue_t& q, bool& ready, FdState& s) noexcept {
+  if (q.empty()) {
+    ready = true;
+    return;
+  }
+  while (!q.empty()) {
+    boost::fibers::context* waiter = &q.front();
+    q.pop_front();
+    wake_parked(waiter, &s);
+  }
+}
+
+// A new use of the fd number begins: waiters of the old one wake with EBADF (they see the
+// generation move), and everything learnt about the old file is dropped. Returns the
+// worker whose reactor still watches the old file, or -1.
+int reset_locked(FdState& s) noexcept {
+  s.generation.fetch_add(1, std::memory_order_acq_rel);
+  bool ignored = false;
+  wake_all_locked(s.readers, ignored, s);
+  wake_all_locked(s.writers, ignored, s);
+  s.kind.store(FdKind::unknown, std::memory_order_release);
+  s.user_nonblock.store(false, std::memory_order_relaxed);
+  s.recv_timeout_ns.store(0, std::memory_order_relaxed);
+  s.send_timeout_ns.store(0, std::memory_order_relaxed);
+  s.is_socket = false;
+  s.read_ready = s.write_ready = false;
+  return std::exchange(s.armed_worker, -1);
+}
+
+void disarm(int worker, int fd) noexcept {
+  if (worker < 0) return;
+  if (Runtime* r = Runtime::if_started()) r->worker(static_cast<unsigned>(worker)).disarm_fd(fd);
+}
+
+}  // namespace
+
+std::int64_t socket_timeout_ns(int fd, int name) noexcept {
+  timeval tv{};
+  socklen_t len = sizeof tv;
+  if (WEFT_REAL(getsockopt)(fd, SOL_SOCKET, name, &tv, &len) != 0) return 0;
+  return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(tv.tv_usec) * 1000;
+}
+
+std::int64_t deadline_after_ns(std::int64_t timeout_ns) noexcept {
+  return timeout_ns <= 0 ? -1 : monotonic_ns() + timeout_ns;
+}
+
+FdKind classify_in_fiber(int fd, FdState& s) noexcept {
+  FdKind kind = s.kind.load(std::memory_order_acquire);
+  if (kind != FdKind::unknown) return kind;
+  auto lk = lock_fiber_spinlock(s.lock);
+  kind = s.kind.load(std::memory_order_relaxed);
+  if (kind != FdKind::unknown) return kind;
+  struct stat st;
+  // An invalid fd stays unknown; the call itself reports EBADF.
+  if (::fstat(fd, &st) != 0) return FdKind::passthrough;
+  kind = FdKind::passthrough;
+  if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+    const int flags = WEFT_REAL(fcntl)(fd, F_GETFL);
+    if (flags >= 0 && ((flags & O_NONBLOCK) != 0 ||
+                       WEFT_REAL(fcntl)(fd, F_SETFL, flags | O_NONBLOCK) == 0)) {
+      s.user_nonblock.store((flags & O_NONBLOCK) != 0, std::memory_order_relaxed);
+      s.is_socket = S_ISSOCK(st.st_mode);
+      if (s.is_socket) {
+        s.recv_timeout_ns.store(socket_timeout_ns(fd, SO_RCVTIMEO), std::memory_order_relaxed);
+        s.send_timeout_ns.store(socket_timeout_ns(fd, SO_SNDTIMEO), std::memory_order_relaxed);
+      }
+      kind = FdKind::managed;
+    }
+  }
+  s.kind.store(kind, std::memory_order_release);
+  return kind;
+}
+
+IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
+                  std::int64_t deadline_ns) noexcept {
+  Worker& here = *Worker::current();
+  boost::fibers::context* me = Worker::running_context();
+  auto lk = lock_fiber_spinlock(s.lock);
+  if (s.generation.load(std::memory_order_relaxed) != generation) return IoWait::closed;
+  bool& ready = dir == IoDir::read ? s.read_ready : s.write_ready;
+  if (std::exchange(ready, false)) return IoWait::ready;
+  if (deadline_ns >= 0 && monotonic_ns() >= deadline_ns) return IoWait::timed_out;
+  if (s.armed_worker < 0) {
+    // Registering reports readiness that is already there, so nothing is missed between
+    // the caller's EAGAIN and now.
+    const int err = here.arm_fd(fd, make_token(fd, generation));
+    if (err < 0 && err != -EEXIST) {
+      errno = -err;
+      return IoWait::failed;
+    }
+    s.armed_worker = static_cast<int>(here.index());
+  }
+  me->wait_link(dir == IoDir::read ? s.readers : s.writers);
+  bool woken = true;
+  if (deadline_ns < 0) {
+    me->twstatus.store(0, std::memory_order_release);
+    me->suspend(lk);
+  } else {
+    me->twstatus.store(reinterpret_cast<std::intptr_t>(&s), std::memory_order_release);
+    woken = me->wait_until(
+        std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)), lk);
+  }
+  relock(lk);
+  if (me->wait_is_linked()) me->wait_unlink();
+  if (s.generation.load(std::memory_order_relaxed) != generation) return IoWait::closed;
+  return woken ? IoWait::ready : IoWait::timed_out;
+}
+
+IoWait block_on_fd(int fd, IoDir dir, std::int64_t deadline_ns) noexcept {
+  pollfd p{fd, static_cast<short>(dir == IoDir::read ? POLLIN : POLLOUT), 0};
+  timespec ts{};
+  timespec* timeout = nullptr;
+  if (deadline_ns >= 0) {
+    std::int64_t left = deadline_ns - monotonic_ns();
+    if (left < 0) left = 0;
+    ts = timespec{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    timeout = &ts;
+  }
+  const int n = WEFT_REAL(ppoll)(&p, 1, timeout, nullptr);
+  if (n < 0) return errno == EINTR ? IoWait::interrupted : IoWait::failed;
+  if (n == 0) return IoWait::timed_out;
+  if ((p.revents & POLLNVAL) != 0) return IoWait::closed;
+  return IoWait::ready;
+}
+
+void retire_fd(int fd) noexcept {
+  FdState* s = find_fd_state(fd);
+  if (s == nullptr) return;
+  auto lk = lock_fiber_spinlock(s->lock);
+  const int armed = reset_locked(*s);
+  lk.unlock();
+  // Before the fd is closed: a dup of the same file elsewhere would keep the watch alive
+  // under this number.
+  disarm(armed, fd);
+}
+
+void adopt_fd(int fd, bool managed, bool user_nonblock, bool is_socket) noexcept {
+  FdState& s = fd_state(fd);
+  auto lk = lock_fiber_spinlock(s.lock);
+  // The number was free, so anything recorded is from a file closed behind weft's back
+  // (by a raw syscall, say); its watch, if any, died with it.
+  reset_locked(s);
+  s.is_socket = is_socket;
+  s.user_nonblock.store(user_nonblock, std::memory_order_relaxed);
+  s.kind.store(managed ? FdKind::managed : FdKind::unknown, std::memory_order_release);
+}
+
+void adopt_dup(int from, int to) noexcept {
+  FdState* src = find_fd_state(from);
+  FdKind kind = FdKind::unknown;
+  bool user_nonblock = false, is_socket = false;
+  std::int64_t recv_timeout = 0, send_timeout = 0;
+  if (src != nullptr) {
+    auto lk = lock_fiber_spinlock(src->lock);
+    kind = src->kind.load(std::memory_order_relaxed);
+    user_nonblock = src->user_nonblock.load(std::memory_order_relaxed);
+    is_socket = src->is_socket;
+    recv_timeout = src->recv_timeout_ns.load(std::memory_order_relaxed);
+    send_timeout = src->send_timeout_ns.load(std::memory_order_relaxed);
+  }
+  FdState& dst = fd_state(to);
+  auto lk = lock_fiber_spinlock(dst.lock);
+  reset_locked(dst);
+  dst.is_socket = is_socket;
+  dst.user_nonblock.store(user_nonblock, std::memory_order_relaxed);
+  dst.recv_timeout_ns.store(recv_timeout, std::memory_order_relaxed);
+  dst.send_timeout_ns.store(send_timeout, std::memory_order_relaxed);
+  dst.kind.store(kind, std::memory_order_release);
+}
+
+void dispatch_fd_event(const ReadyEvent& ev) noexcept {
+  const int fd = static_cast<int>(static_cast<std::uint32_t>(ev.token));
+  const auto generation = static_cast<std::uint32_t>(ev.token >> 32);
+  FdState* s = find_fd_state(fd);
+  if (s == nullptr) return;
+  auto lk = lock_fiber_spinlock(s->lock);
+  if (s->generation.load(std::memory_order_relaxed) != generation) return;  // a closed file's
+  if (ev.readable || ev.error) wake_all_locked(s->readers, s->read_ready, *s);
+  if (ev.writable || ev.error) wake_all_locked(s->writers, s->write_ready, *s);
+}
+
+}  // namespace weft::rt

@@ -1,0 +1,66 @@
+// Parking on file descriptors: what the shims do when a call would block.
+//
+// The shims try the call first and come here only on EAGAIN (Go's fd_unix.go, libdill's
+// fd_*): a fiber parks on the fd's wait descriptor (fd_table.hpp) until the reactor
+// reports an edge, its deadline passes, or the fd is closed under it; a plain thread, for
+// an fd that weft made non-blocking underneath it, waits in the real poll().
+//
+// An fd is armed (edge-triggered, for both directions) in the reactor of the worker whose
+// fiber first parks on it, and stays armed until it is retired. Events carry the fd and its
+// generation; that worker wakes the waiters wherever they run.
+#pragma once
+
+#include "fd_table.hpp"
+#include "reactor_backend.hpp"
+
+#include <cstdint>
+
+namespace weft::rt {
+
+enum class IoDir : std::uint8_t { read, write };
+enum class IoWait : std::uint8_t {
+  ready,      // try the call again
+  timed_out,  // the deadline passed
+  closed,     // the fd was closed or replaced while waiting: EBADF
+  interrupted,  // a signal handler ran (plain threads only): EINTR
+  failed,     // errno says why (the reactor could not watch the fd)
+};
+
+// SO_RCVTIMEO or SO_SNDTIMEO of a socket as the kernel keeps it (rounded to its tick), in
+// ns; 0 if none or not a socket.
+std::int64_t socket_timeout_ns(int fd, int name) noexcept;
+
+// Absolute CLOCK_MONOTONIC deadline in ns for a relative timeout in ns; -1 (none) for 0.
+std::int64_t deadline_after_ns(std::int64_t timeout_ns) noexcept;
+
+// In a fiber: the kind of fd, probing an unknown one first (sockets and pipes become
+// managed: kernel O_NONBLOCK set, the user's flag remembered). Returns passthrough for
+// fds that are invalid or cannot be polled.
+FdKind classify_in_fiber(int fd, FdState& s) noexcept;
+
+// In a fiber: parks until fd may be ready for dir, the absolute deadline (-1: none), or
+// the fd's generation moves past `generation`.
+IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
+                  std::int64_t deadline_ns) noexcept;
+
+// On a plain thread: blocks in poll() until fd may be ready for dir or the deadline.
+// Returns ready, timed_out, closed (POLLNVAL), interrupted or failed.
+IoWait block_on_fd(int fd, IoDir dir, std::int64_t deadline_ns) noexcept;
+
+// fd is about to be closed or replaced: its waiters wake with EBADF, its reactor watch is
+// removed, and its entry forgets everything (it is unknown again).
+void retire_fd(int fd) noexcept;
+
+// A call that weft interposes made fd (socket, accept, pipe, dup): a fresh entry.
+// `managed`: weft set the kernel's O_NONBLOCK itself (an fd made in a fiber); the user
+// sees `user_nonblock`.
+void adopt_fd(int fd, bool managed, bool user_nonblock, bool is_socket) noexcept;
+
+// A copy of `from`'s entry for a new descriptor of the same open file (dup, dup2,
+// F_DUPFD); O_NONBLOCK and socket options live with the open file, so they carry over.
+void adopt_dup(int from, int to) noexcept;
+
+// The reactor of the calling worker reported ev: wake the fd's waiters.
+void dispatch_fd_event(const ReadyEvent& ev) noexcept;
+
+}  // namespace weft::rt

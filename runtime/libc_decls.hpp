@@ -1,0 +1,26 @@
+// Declarations of everything named in shims/manifest.def, including the _FORTIFY_SOURCE
+// entry points glibc declares only when fortification is on.
+#pragma once
+
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+extern "C" {
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags,
+                       struct sockaddr* addr, socklen_t* len);
+int __poll_chk(struct pollfd* fds, nfds_t nfds, int timeout, size_t fdslen);
+int fcntl64(int fd, int cmd, ...);
+[[noreturn]] void __chk_fail();
+}

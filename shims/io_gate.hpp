@@ -1,0 +1,140 @@
+// The pattern every fd shim follows (Go's internal/poll, libdill's fd_*): try the call;
+// on EAGAIN, if the user did not ask for non-blocking I/O, wait for readiness and loop.
+//
+//   io_call(fd, dir, attempt)          reads, accept, connect: the first success is it
+//   io_all(fd, dir, total, attempt)    writes (and MSG_WAITALL reads) on a blocking fd:
+//                                      the kernel would have moved everything, so loop
+//                                      over partial transfers
+//
+// Waiting parks a fiber on the reactor. A plain thread normally never waits here: on an
+// fd weft never made non-blocking, libc's call blocks in the kernel as usual, and EAGAIN
+// is the user's own answer. Only for an fd a fiber made non-blocking underneath it does a
+// plain thread wait here, in poll(), so it still sees blocking behaviour.
+#pragma once
+
+#include "fd_table.hpp"
+#include "io_wait.hpp"
+#include "libc.hpp"
+#include "worker.hpp"
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <sys/types.h>
+
+namespace weft::shim {
+
+using rt::FdKind;
+using rt::FdState;
+using rt::IoDir;
+using rt::IoWait;
+
+inline bool in_fiber() noexcept { return rt::Worker::current_fiber() != nullptr; }
+
+class IoGate {
+ public:
+  IoGate(int fd, IoDir dir) noexcept : fd_(fd), dir_(dir), in_fiber_(in_fiber()) {
+    if (in_fiber_ && fd >= 0) {
+      state_ = &rt::fd_state(fd);
+      if (rt::classify_in_fiber(fd, *state_) == FdKind::managed) {
+        generation_ = state_->generation.load(std::memory_order_acquire);
+        managed_ = true;
+      }
+    }
+  }
+
+  // Nothing to emulate: hand the call to libc as it is.
+  bool passthrough() const noexcept { return in_fiber_ && !managed_; }
+
+  // After EAGAIN: waits and returns true to try again, or returns false with errno set
+  // (EAGAIN for the user's non-blocking fd or an expired SO_*TIMEO, EBADF if the fd was
+  // closed meanwhile, EINTR on a plain thread hit by a signal).
+  bool wait() noexcept {
+    if (!in_fiber_ && !adopt_for_thread()) return fail(EAGAIN);
+    if (state_->user_nonblock.load(std::memory_order_relaxed)) return fail(EAGAIN);
+    if (deadline_ == kUnset) deadline_ = rt::deadline_after_ns(timeout_ns());
+    const IoWait outcome = in_fiber_ ? rt::park_on_fd(fd_, *state_, generation_, dir_, deadline_)
+                                     : rt::block_on_fd(fd_, dir_, deadline_);
+    switch (outcome) {
+      case IoWait::ready: return true;
+      case IoWait::timed_out: return fail(EAGAIN);
+      case IoWait::closed: return fail(EBADF);
+      case IoWait::interrupted: return fail(EINTR);
+      case IoWait::failed: return false;
+    }
+    return false;
+  }
+
+  // The kernel does not block on this fd only because weft made it non-blocking, so a
+  // partial write must be continued as the kernel would have.
+  bool emulating_blocking() noexcept {
+    if (!in_fiber_ && !adopt_for_thread()) return false;
+    return managed_ && !state_->user_nonblock.load(std::memory_order_relaxed);
+  }
+
+  // The timeout that applies (SO_RCVTIMEO or SO_SNDTIMEO), in ns; 0: none.
+  std::int64_t timeout_ns() const noexcept {
+    return (dir_ == IoDir::read ? state_->recv_timeout_ns : state_->send_timeout_ns)
+        .load(std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr std::int64_t kUnset = -2;
+
+  // A plain thread got EAGAIN or a partial write: is this an fd weft manages?
+  bool adopt_for_thread() noexcept {
+    if (state_ == nullptr) {
+      state_ = rt::find_fd_state(fd_);
+      managed_ = state_ != nullptr && state_->kind.load(std::memory_order_acquire) == FdKind::managed;
+    }
+    return managed_;
+  }
+
+  static bool fail(int err) noexcept {
+    errno = err;
+    return false;
+  }
+
+  int fd_;
+  IoDir dir_;
+  bool in_fiber_;
+  bool managed_ = false;
+  FdState* state_ = nullptr;
+  std::uint32_t generation_ = 0;
+  std::int64_t deadline_ = kUnset;
+};
+
+template <class Attempt>
+auto io_call(int fd, IoDir dir, Attempt attempt) noexcept -> decltype(attempt()) {
+  IoGate gate(fd, dir);
+  if (gate.passthrough()) return attempt();
+  for (;;) {
+    auto r = attempt();
+    if (r >= 0 || errno != EAGAIN) return r;
+    if (!gate.wait()) return -1;
+  }
+}
+
+// For a call the kernel would finish in full on a blocking fd: writes, and reads with
+// MSG_WAITALL. attempt_at(done) transfers what is left after `done` bytes and returns
+// libc's result; a 0 from a read is the end of the stream.
+template <class AttemptAt>
+ssize_t io_all(int fd, IoDir dir, std::size_t total, AttemptAt attempt_at) noexcept {
+  IoGate gate(fd, dir);
+  if (gate.passthrough()) return attempt_at(0);
+  std::size_t done = 0;
+  for (;;) {
+    const ssize_t r = attempt_at(done);
+    if (r > 0 || (r == 0 && total == 0)) {
+      done += static_cast<std::size_t>(r);
+      if (done >= total || !gate.emulating_blocking()) return static_cast<ssize_t>(done);
+      continue;
+    }
+    if (r == 0) return static_cast<ssize_t>(done);
+    // As the kernel does: an error or timeout after some progress reports the progress;
+    // the error comes with the next call.
+    if (errno != EAGAIN || !gate.wait()) return done > 0 ? static_cast<ssize_t>(done) : -1;
+  }
+}
+
+}  // namespace weft::shim

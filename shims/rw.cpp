@@ -1,0 +1,110 @@
+// read, write and their socket and vector forms. Reads return what the first successful
+// try gives, as the kernel does; writes to a blocking fd continue after partial writes
+// until all is written, as the kernel does (io_gate.hpp).
+#include "io_gate.hpp"
+#include "iov_tail.hpp"
+
+#include <cstdlib>
+
+using weft::shim::IoDir;
+using weft::shim::io_all;
+using weft::shim::io_call;
+
+extern "C" {
+
+ssize_t read(int fd, void* buf, size_t n) {
+  return io_call(fd, IoDir::read, [&] { return WEFT_REAL(read)(fd, buf, n); });
+}
+
+ssize_t readv(int fd, const struct iovec* iov, int iovcnt) {
+  return io_call(fd, IoDir::read, [&] { return WEFT_REAL(readv)(fd, iov, iovcnt); });
+}
+
+ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, socklen_t* len) {
+  auto once = [&](std::size_t done) {
+    return WEFT_REAL(recvfrom)(fd, static_cast<char*>(buf) + done, n - done, flags, addr, len);
+  };
+  if ((flags & MSG_DONTWAIT) != 0) return once(0);
+  if ((flags & MSG_WAITALL) != 0) return io_all(fd, IoDir::read, n, once);
+  return io_call(fd, IoDir::read, [&] { return once(0); });
+}
+
+ssize_t recv(int fd, void* buf, size_t n, int flags) {
+  return recvfrom(fd, buf, n, flags, nullptr, nullptr);
+}
+
+ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
+  if ((flags & MSG_DONTWAIT) != 0) return WEFT_REAL(recvmsg)(fd, msg, flags);
+  return io_call(fd, IoDir::read, [&] { return WEFT_REAL(recvmsg)(fd, msg, flags); });
+}
+
+ssize_t write(int fd, const void* buf, size_t n) {
+  return io_all(fd, IoDir::write, n, [&](std::size_t done) {
+    return WEFT_REAL(write)(fd, static_cast<const char*>(buf) + done, n - done);
+  });
+}
+
+ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
+  if (iovcnt < 0) return WEFT_REAL(writev)(fd, iov, iovcnt);  // EINVAL, as libc says
+  weft::shim::IovTail tail(iov, iovcnt);
+  return io_all(fd, IoDir::write, weft::shim::iov_total(iov, iovcnt), [&](std::size_t done) {
+    const iovec* rest;
+    int count;
+    tail.after(done, &rest, &count);
+    return WEFT_REAL(writev)(fd, rest, count);
+  });
+}
+
+ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* addr,
+               socklen_t len) {
+  auto once = [&](std::size_t done) {
+    return WEFT_REAL(sendto)(fd, static_cast<const char*>(buf) + done, n - done, flags, addr, len);
+  };
+  if ((flags & MSG_DONTWAIT) != 0) return once(0);
+  return io_all(fd, IoDir::write, n, once);
+}
+
+ssize_t send(int fd, const void* buf, size_t n, int flags) {
+  return sendto(fd, buf, n, flags, nullptr, 0);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
+  if ((flags & MSG_DONTWAIT) != 0 || msg == nullptr || msg->msg_iovlen > 0x7fffffff) {
+    return WEFT_REAL(sendmsg)(fd, msg, flags);
+  }
+  const int iovcnt = static_cast<int>(msg->msg_iovlen);
+  weft::shim::IovTail tail(msg->msg_iov, iovcnt);
+  return io_all(fd, IoDir::write, weft::shim::iov_total(msg->msg_iov, iovcnt), [&](std::size_t done) {
+    if (done == 0) return WEFT_REAL(sendmsg)(fd, msg, flags);
+    // The control data (fds, credentials) went with the first part.
+    msghdr rest = *msg;
+    const iovec* iov;
+    int count;
+    tail.after(done, &iov, &count);
+    rest.msg_iov = const_cast<iovec*>(iov);
+    rest.msg_iovlen = static_cast<std::size_t>(count);
+    rest.msg_control = nullptr;
+    rest.msg_controllen = 0;
+    return WEFT_REAL(sendmsg)(fd, &rest, flags);
+  });
+}
+
+// _FORTIFY_SOURCE entry points: glibc's check, then the shim.
+
+ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  if (n > buflen) __chk_fail();
+  return read(fd, buf, n);
+}
+
+ssize_t __recv_chk(int fd, void* buf, size_t n, size_t buflen, int flags) {
+  if (n > buflen) __chk_fail();
+  return recv(fd, buf, n, flags);
+}
+
+ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags,
+                       struct sockaddr* addr, socklen_t* len) {
+  if (n > buflen) __chk_fail();
+  return recvfrom(fd, buf, n, flags, addr, len);
+}
+
+}  // extern "C"

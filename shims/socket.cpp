@@ -1,0 +1,102 @@
+// Making, connecting and configuring sockets. A socket made in a fiber is made
+// non-blocking in the same call (SOCK_NONBLOCK), so fibers never pay for a probe; one made
+// on a plain thread is left exactly as libc made it (fd_table.hpp).
+#include "io_gate.hpp"
+
+#include <sys/socket.h>
+
+using weft::shim::in_fiber;
+using weft::shim::IoDir;
+using weft::shim::IoGate;
+
+namespace {
+
+// Records a socket made by an interposed call. In a fiber the kernel's O_NONBLOCK was
+// added by weft; `user_nonblock` is what the caller asked for.
+void adopt_socket(int fd, bool made_in_fiber, bool user_nonblock) {
+  weft::rt::adopt_fd(fd, made_in_fiber, user_nonblock, /*is_socket=*/true);
+}
+
+}  // namespace
+
+extern "C" {
+
+int socket(int domain, int type, int protocol) noexcept {
+  const bool fiber = in_fiber();
+  const int fd = WEFT_REAL(socket)(domain, fiber ? type | SOCK_NONBLOCK : type, protocol);
+  if (fd >= 0) adopt_socket(fd, fiber, (type & SOCK_NONBLOCK) != 0);
+  return fd;
+}
+
+int socketpair(int domain, int type, int protocol, int sv[2]) noexcept {
+  const bool fiber = in_fiber();
+  const int r = WEFT_REAL(socketpair)(domain, fiber ? type | SOCK_NONBLOCK : type, protocol, sv);
+  if (r == 0) {
+    adopt_socket(sv[0], fiber, (type & SOCK_NONBLOCK) != 0);
+    adopt_socket(sv[1], fiber, (type & SOCK_NONBLOCK) != 0);
+  }
+  return r;
+}
+
+int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
+  const bool fiber = in_fiber();
+  const int conn = weft::shim::io_call(fd, IoDir::read, [&] {
+    return WEFT_REAL(accept4)(fd, addr, len, fiber ? flags | SOCK_NONBLOCK : flags);
+  });
+  if (conn >= 0) adopt_socket(conn, fiber, (flags & SOCK_NONBLOCK) != 0);
+  return conn;
+}
+
+int accept(int fd, struct sockaddr* addr, socklen_t* len) {
+  if (!in_fiber()) {
+    // libc's accept, not accept4(0): seccomp filters and old kernels tell them apart.
+    const int conn = weft::shim::io_call(fd, IoDir::read, [&] { return WEFT_REAL(accept)(fd, addr, len); });
+    if (conn >= 0) adopt_socket(conn, false, false);
+    return conn;
+  }
+  return accept4(fd, addr, len, 0);
+}
+
+int connect(int fd, const struct sockaddr* addr, socklen_t len) {
+  IoGate gate(fd, IoDir::write);
+  const int r = WEFT_REAL(connect)(fd, addr, len);
+  if (r == 0 || gate.passthrough()) return r;
+  // A blocking connect on a socket weft made non-blocking: wait for the handshake as the
+  // kernel would, within SO_SNDTIMEO (on expiry the kernel says EINPROGRESS too).
+  if (errno != EINPROGRESS || !gate.emulating_blocking()) return r;
+  if (!gate.wait()) {
+    if (errno == EAGAIN) errno = EINPROGRESS;
+    return -1;
+  }
+  int err = 0;
+  socklen_t err_len = sizeof err;
+  if (WEFT_REAL(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) return -1;
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+
+int shutdown(int fd, int how) noexcept {
+  // Waiters need no help: the kernel reports the shut direction ready (EOF or EPIPE).
+  return WEFT_REAL(shutdown)(fd, how);
+}
+
+int setsockopt(int fd, int level, int name, const void* value, socklen_t len) noexcept {
+  const int r = WEFT_REAL(setsockopt)(fd, level, name, value, len);
+  if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+    // Kept as the kernel rounded it (to its clock tick), so expiry matches the kernel's.
+    auto& slot = name == SO_RCVTIMEO ? weft::rt::fd_state(fd).recv_timeout_ns
+                                     : weft::rt::fd_state(fd).send_timeout_ns;
+    slot.store(weft::rt::socket_timeout_ns(fd, name), std::memory_order_relaxed);
+  }
+  return r;
+}
+
+int getsockopt(int fd, int level, int name, void* value, socklen_t* len) noexcept {
+  // The kernel holds every option the user set, timeouts included.
+  return WEFT_REAL(getsockopt)(fd, level, name, value, len);
+}
+
+}  // extern "C"
