@@ -1,7 +1,12 @@
-// The tour: unsync's README examples, in weft. Each prints its result and how long it took.
+// The tour: unsync's README examples, then gevent's, in weft. Each prints its result and
+// how long it took. Everything runs on ONE worker thread: concurrency comes from fibers.
 //
 //   ./build/samples/tour
+#include "local_http_server.hpp"
+
 #include <weft/weft.hpp>
+
+#include <curl/curl.h>
 
 #include <chrono>
 #include <cstdio>
@@ -69,6 +74,23 @@ std::map<int, int> result_processor(std::vector<weft::Unfuture<std::pair<int, in
   return output;
 }
 
+// A blocking HTTP GET with libcurl's easy API, unchanged: in a fiber, its connect, poll,
+// send and recv park the fiber instead of the thread (the shims).
+std::string fetch(const std::string& url) {
+  std::string body;
+  CURL* curl = curl_easy_init();
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
+                   +[](char* data, size_t size, size_t count, void* out) {
+                     static_cast<std::string*>(out)->append(data, size * count);
+                     return size * count;
+                   });
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  const CURLcode rc = curl_easy_perform(curl);
+  curl_easy_cleanup(curl);
+  return rc == CURLE_OK ? body : std::string("error: ") + curl_easy_strerror(rc);
+}
+
 std::string show(const std::vector<std::string>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", '" : "'") + items[i] + "'";
@@ -84,10 +106,12 @@ std::string show(const std::map<int, int>& items) {
 }  // namespace
 
 int main() {
+  weft::configure({.threads = 1});
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   // The runtime starts on first use; start it here so that the first example times the
-  // example, not the creation of the worker threads.
+  // example, not the creation of the worker thread.
   weft::run([] {});
-  std::printf("weft tour: %u worker threads\n\n", weft::current_config().threads);
+  std::printf("weft tour: %u worker thread\n\n", weft::current_config().threads);
 
   example("simple sleep:", [] { return weft::spawn(unfuture_sleep).get(); });
 
@@ -119,5 +143,24 @@ int main() {
     });
     return seen.get();
   });
+
+  // gevent's point: plain blocking code, made cooperative without a change.
+  example("ten plain sleeps:", [] {
+    std::vector<weft::Unfuture<void>> sleepers;
+    for (int i = 0; i < 10; ++i) {
+      sleepers.push_back(weft::spawn([] { std::this_thread::sleep_for(100ms); }));
+    }
+    weft::when_all(sleepers).get();
+    return std::string("10 x std::this_thread::sleep_for(100ms)");
+  });
+
+  example("three slow sites:", [] {
+    // Three local "sites" that each take 0.2 s to answer, fetched at once by libcurl.
+    LocalHttpServer python("python", 200ms), yahoo("yahoo", 200ms), google("google", 200ms);
+    std::vector<weft::Unfuture<std::string>> pages;
+    for (auto* site : {&python, &yahoo, &google}) pages.push_back(weft::spawn(fetch, site->url()));
+    return show(weft::when_all(pages).get());
+  });
+  curl_global_cleanup();
   return 0;
 }
