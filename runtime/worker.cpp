@@ -10,6 +10,8 @@
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/operations.hpp>
 
+#include <pthread.h>
+
 #include <mutex>
 #include <system_error>
 
@@ -18,6 +20,13 @@ namespace weft::rt {
 namespace {
 WEFT_TLS Worker* current_worker = nullptr;
 WEFT_TLS boost::fibers::context* running_ctx = nullptr;
+
+// A child forked from a fiber has a copy of the worker thread but none of the runtime:
+// its calls must be plain libc calls, not attempts to park on a scheduler that is gone.
+void forget_worker_in_child() noexcept {
+  current_worker = nullptr;
+  running_ctx = nullptr;
+}
 
 // Fibers waiting to start beyond which spawning wakes a sleeping worker to steal some.
 constexpr std::size_t kStealBacklog = 2;
@@ -46,6 +55,8 @@ boost::fibers::scheduler* Worker::current_scheduler() noexcept {
 }
 
 void Worker::start() {
+  static const int registered = ::pthread_atfork(nullptr, nullptr, forget_worker_in_child);
+  (void)registered;
   std::atomic<bool> started{false};
   thread_ = std::thread([this, &started] { thread_main(started); });
   thread_.detach();  // workers live as long as the process (README: "Shutdown")
