@@ -15,6 +15,11 @@ bool in_fiber() noexcept { return rt::Worker::current_fiber() != nullptr; }
 namespace detail {
 void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
   if (boost::fibers::context* me = rt::Worker::current_fiber()) {
+    // A plain sleep, not a timed wait on something: a timed park that was woken by a
+    // notify leaves -1 here, and the scheduler would drop this sleep's expiry as a
+    // timeout that lost to a notify, so the fiber would never wake (as Boost's own
+    // this_fiber::sleep_until resets it).
+    me->twstatus.store(0, std::memory_order_release);
     me->wait_until(deadline);
   } else {
     std::this_thread::sleep_until(deadline);

@@ -189,11 +189,15 @@ int select(int nfds, fd_set* r, fd_set* w, fd_set* e, struct timeval* timeout) {
   }
   std::int64_t deadline = -1;
   if (timeout != nullptr) {
-    if (timeout->tv_sec < 0 || timeout->tv_usec < 0 || timeout->tv_usec >= 1'000'000) {
+    // As glibc's select: negative parts are EINVAL, a tv_usec of a second or more is
+    // carried into the seconds.
+    if (timeout->tv_sec < 0 || timeout->tv_usec < 0) {
       errno = EINVAL;
       return -1;
     }
-    const timespec ts{timeout->tv_sec, timeout->tv_usec * 1000};
+    const time_t carried = static_cast<time_t>(timeout->tv_usec / 1'000'000);
+    const timespec ts{timeout->tv_sec > INT64_MAX - carried ? INT64_MAX : timeout->tv_sec + carried,
+                      static_cast<long>(timeout->tv_usec % 1'000'000) * 1000};
     deadline = weft::shim::deadline_after(ts, weft::rt::monotonic_ns());
   }
   const int n = select_in_fiber(nfds, r, w, e, deadline, [&](fd_set* rc, fd_set* wc, fd_set* ec) {
