@@ -43,17 +43,27 @@ def peer(rows, bench, key):
     return None
 
 
+def median_of(rows, bench, key):
+    """The median of `key` over the runs of `bench` (weft_hiredis prints one per run)."""
+    vals = sorted(r[key] for r in rows or [] if r.get("bench") == bench)
+    if not vals:
+        return None
+    mid = len(vals) // 2
+    return vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
+
+
 def rss(rows):
     return rows[0]["kib_per_fiber"] if rows else None
 
 
 micro, wake, sky = load("micro.json"), load("wake.json"), load("skynet.json")
+shims, hiredis = load("shims.json"), load("hiredis.jsonl")
 go = load("go.jsonl")
 rss_weft, rss_boost = load("rss_weft.jsonl"), load("rss_boost.jsonl")
 
 S = "ns_per_switch"
 SJ = "ns_per_spawn_join"
-rows = []  # (what, unit, weft, baseline name, baseline, bar: (max ratio) or ("abs", max))
+rows = []  # (what, unit, weft, baseline name, baseline, bar: ("ratio", max), ("min_ratio", min) or ("abs", max))
 
 
 def row(what, unit, weft, base_name, base, bar=None):
@@ -81,6 +91,30 @@ w_wake = gbench(wake, "BM_weft_cross_thread_wake", RT, 1e6)
 row("cross-thread wake, round trip", "us", w_wake, "std::thread + condvar",
     gbench(wake, "BM_thread_condvar_wake", RT, 1e6))
 row("", "", w_wake, "std::thread + pipe", gbench(wake, "BM_thread_pipe_wake", RT, 1e6))
+C = "ns_per_call"
+row("shim read, plain thread", "ns/call", gbench(shims, "BM_shim_read_thread", C), "libc read (dlsym)",
+    gbench(shims, "BM_libc_read_thread", C), ("ratio", 1.05))
+row("shim write, plain thread", "ns/call", gbench(shims, "BM_shim_write_thread", C), "libc write (dlsym)",
+    gbench(shims, "BM_libc_write_thread", C), ("ratio", 1.05))
+row("shim read in fiber, ready fd", "ns/call", gbench(shims, "BM_shim_read_fiber", C),
+    "libc read in the fiber", gbench(shims, "BM_libc_read_fiber", C), ("ratio", 1.10))
+row("shim write in fiber, ready fd", "ns/call", gbench(shims, "BM_shim_write_fiber", C),
+    "libc write in the fiber", gbench(shims, "BM_libc_write_fiber", C), ("ratio", 1.10))
+H = "ns_per_hop"
+w_hop = gbench(shims, "BM_weft_blocked_read_pingpong", H, 1e6)
+row("blocked read->wake->resume, 1 worker", "us/hop", w_hop, "2 threads, one CPU",
+    gbench(shims, "BM_thread_blocked_read_pingpong", H, 1e6))
+row("", "", w_hop, "epoll loop, one thread (floor)", gbench(shims, "BM_epoll_blocked_read_pingpong", H, 1e6))
+RPS = "req_per_s"
+w_sync = median_of(hiredis, "hiredis_sync_fibers", RPS)
+row("hiredis sync in 100 fibers vs async libevent", "req/s", w_sync, "async, 100 conns x 1",
+    median_of(hiredis, "hiredis_async_conns", RPS), ("min_ratio", 0.8))
+row("", "", w_sync, "async, 1 conn x 100 pipelined", median_of(hiredis, "hiredis_async_pipelined", RPS))
+for who, key in (("client", "client_cpu_us_per_req"), ("redis-server", "server_cpu_us_per_req")):
+    w_cpu = median_of(hiredis, "hiredis_sync_fibers", key)
+    row(f"hiredis {who} CPU per request", "us/req", w_cpu, "async, 100 conns x 1",
+        median_of(hiredis, "hiredis_async_conns", key))
+    row("", "", w_cpu, "async, 1 conn x 100 pipelined", median_of(hiredis, "hiredis_async_pipelined", key))
 w_sky = gbench(sky, "BM_weft_skynet_1M", "cpu_time")
 row("skynet 1M, one worker", "ms", w_sky, "Go (GOMAXPROCS=1)", peer(go, "skynet_1M", "ms_median"),
     ("ratio", 1.0, "<"))
@@ -108,6 +142,10 @@ for what, unit, weft, base_name, base, bar in rows:
         if ratio is not None:
             ok = ratio < bar[1] if strict else ratio <= bar[1]
             verdict = "PASS" if ok else "FAIL"
+    elif bar and bar[0] == "min_ratio":  # higher is better (throughput)
+        bar_text = f">= {bar[1]:g}x"
+        if ratio is not None:
+            verdict = "PASS" if ratio >= bar[1] else "FAIL"
     elif bar and bar[0] == "abs":
         bar_text = f"<= {bar[1]:g} {unit}"
         if weft is not None:
@@ -126,5 +164,7 @@ show(head)
 print("  ".join("-" * w for w in widths))
 for r in lines:
     show(r)
-print(f"\n{fails} bar(s) failed. ratio = weft / baseline; lower is better. Times are CPU time,")
-print("medians of the repetitions (cross-thread wake: wall time; skynet: mean of 3 warm runs).")
+print(f"\n{fails} bar(s) failed. ratio = weft / baseline; lower is better (req/s: higher). Times are")
+print("CPU time, medians of the repetitions (cross-thread wake: wall time; skynet: mean of 3 warm")
+print("runs; blocked read: CPU time of the whole process). hiredis: medians of the runs; req/s is")
+print("wall-clock loopback throughput (noisy), CPU per request from getrusage and /proc/PID/stat.")

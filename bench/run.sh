@@ -6,10 +6,14 @@
 #
 # Environment: BENCH_REPS (repetitions of each micro-benchmark, default 5; the median is
 # reported), BENCH_MIN_TIME (seconds per repetition, default 0.5), BENCH_SKIP_SKYNET=1
-# (skip skynet, whose first, untimed run touches ~14 GB and takes minutes here).
+# (skip skynet, whose first, untimed run touches ~14 GB and takes minutes here),
+# BENCH_SHIM_REPS (repetitions of the shim benchmarks, default twice BENCH_REPS),
+# BENCH_HIREDIS_REQUESTS (GETs per connection, default 2000; 100 connections) and
+# BENCH_HIREDIS_REPS (runs of each hiredis variant, default 3).
 #
 # Single-thread benchmarks are pinned to one CPU with taskset, weft with one worker (its
-# main thread only waits); the cross-thread wake-up runs on all CPUs. The raw results
+# main thread only waits); the cross-thread wake-up runs on all CPUs, and the hiredis
+# client and its redis-server on one CPU each. The raw results
 # stay in build-bench/results/.
 set -euo pipefail
 
@@ -41,6 +45,20 @@ echo "== micro-benchmarks (one CPU)" >&2
 echo "== cross-thread wake-up (all CPUs)" >&2
 "$bin/weft_micro" --benchmark_filter=wake "${gb[@]}" \
   --benchmark_out="$results/wake.json" --benchmark_out_format=json >&2
+
+echo "== libc shims: plain thread and fiber vs libc, blocked read wake-up (one CPU)" >&2
+# A syscall here is ~1 us and the shim's bars are 5% and 10% of it: twice the repetitions.
+"${pin[@]}" "$bin/weft_shims" "${gb[@]}" --benchmark_repetitions="${BENCH_SHIM_REPS:-$((2 * reps))}" \
+  --benchmark_out="$results/shims.json" --benchmark_out_format=json >&2
+
+if [[ -x "$bin/weft_hiredis" ]] && command -v redis-server >/dev/null; then
+  # Pins itself to the last CPU and its redis-server to the first.
+  echo "== hiredis: sync API in 100 fibers vs async API on libevent (own redis-server)" >&2
+  "$bin/weft_hiredis" "${BENCH_HIREDIS_REQUESTS:-2000}" "${BENCH_HIREDIS_REPS:-3}" \
+    | tee "$results/hiredis.jsonl" >&2
+else
+  echo "== hiredis: weft_hiredis not built or redis-server missing: skipped" >&2
+fi
 
 echo "== RSS per parked fiber (one process each)" >&2
 "${pin[@]}" "$bin/weft_rss" weft >"$results/rss_weft.jsonl"

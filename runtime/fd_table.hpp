@@ -31,12 +31,14 @@ struct FdState {
   std::atomic<std::uint32_t> generation{0};
   std::atomic<FdKind> kind{FdKind::unknown};
   std::atomic<bool> user_nonblock{false};  // the O_NONBLOCK the user set (managed fds)
-  // SO_RCVTIMEO / SO_SNDTIMEO as the kernel rounded them; 0: none. Kept for every fd
-  // weft has seen them set on, read once when a socket is probed.
+  // SO_RCVTIMEO / SO_SNDTIMEO as the kernel rounded them (0: none), read from the kernel
+  // and valid while timeout_epoch equals the global one (io_wait.cpp): the options live
+  // with the socket, so one set through a dup applies to every descriptor of it.
   std::atomic<std::int64_t> recv_timeout_ns{0};
   std::atomic<std::int64_t> send_timeout_ns{0};
+  std::atomic<std::uint32_t> timeout_epoch{0};
+  std::atomic<bool> is_socket{false};
   // Guarded by `lock`.
-  bool is_socket = false;
   int armed_worker = -1;    // whose reactor watches the fd, or -1
   bool read_ready = false;  // an edge arrived that no waiter has consumed yet
   bool write_ready = false;

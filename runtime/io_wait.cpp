@@ -44,6 +44,7 @@ int reset_locked(FdState& s) noexcept {
   s.user_nonblock.store(false, std::memory_order_relaxed);
   s.recv_timeout_ns.store(0, std::memory_order_relaxed);
   s.send_timeout_ns.store(0, std::memory_order_relaxed);
+  s.timeout_epoch.store(0, std::memory_order_relaxed);
   s.is_socket = false;
   s.read_ready = s.write_ready = false;
   return std::exchange(s.armed_worker, -1);
@@ -61,6 +62,26 @@ std::int64_t socket_timeout_ns(int fd, int name) noexcept {
   socklen_t len = sizeof tv;
   if (WEFT_REAL(getsockopt)(fd, SOL_SOCKET, name, &tv, &len) != 0) return 0;
   return static_cast<std::int64_t>(tv.tv_sec) * 1'000'000'000 + static_cast<std::int64_t>(tv.tv_usec) * 1000;
+}
+
+namespace {
+// Starts at 1 so that a fresh entry (epoch 0) asks the kernel on its first wait.
+std::atomic<std::uint32_t> timeouts_epoch{1};
+}  // namespace
+
+void note_socket_timeouts_changed() noexcept {
+  timeouts_epoch.fetch_add(1, std::memory_order_acq_rel);
+}
+
+std::int64_t wait_timeout_ns(int fd, FdState& s, IoDir dir) noexcept {
+  if (!s.is_socket.load(std::memory_order_acquire)) return 0;
+  const std::uint32_t epoch = timeouts_epoch.load(std::memory_order_acquire);
+  if (s.timeout_epoch.load(std::memory_order_acquire) != epoch) {
+    s.recv_timeout_ns.store(socket_timeout_ns(fd, SO_RCVTIMEO), std::memory_order_relaxed);
+    s.send_timeout_ns.store(socket_timeout_ns(fd, SO_SNDTIMEO), std::memory_order_relaxed);
+    s.timeout_epoch.store(epoch, std::memory_order_release);
+  }
+  return (dir == IoDir::read ? s.recv_timeout_ns : s.send_timeout_ns).load(std::memory_order_relaxed);
 }
 
 std::int64_t deadline_after_ns(std::int64_t timeout_ns) noexcept {
@@ -82,11 +103,7 @@ FdKind classify_in_fiber(int fd, FdState& s) noexcept {
     if (flags >= 0 && ((flags & O_NONBLOCK) != 0 ||
                        WEFT_REAL(fcntl)(fd, F_SETFL, flags | O_NONBLOCK) == 0)) {
       s.user_nonblock.store((flags & O_NONBLOCK) != 0, std::memory_order_relaxed);
-      s.is_socket = S_ISSOCK(st.st_mode);
-      if (s.is_socket) {
-        s.recv_timeout_ns.store(socket_timeout_ns(fd, SO_RCVTIMEO), std::memory_order_relaxed);
-        s.send_timeout_ns.store(socket_timeout_ns(fd, SO_SNDTIMEO), std::memory_order_relaxed);
-      }
+      s.is_socket = S_ISSOCK(st.st_mode);  // its timeouts are read at its first wait
       kind = FdKind::managed;
     }
   }
@@ -115,6 +132,7 @@ IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
   }
   me->wait_link(dir == IoDir::read ? s.readers : s.writers);
   bool woken = true;
+  parking_holds_fd_lock = true;  // until pick_next() (io_wait.hpp)
   if (deadline_ns < 0) {
     me->twstatus.store(0, std::memory_order_release);
     me->suspend(lk);
@@ -164,6 +182,8 @@ void adopt_fd(int fd, bool managed, bool user_nonblock, bool is_socket) noexcept
   // (by a raw syscall, say); its watch, if any, died with it.
   reset_locked(s);
   s.is_socket = is_socket;
+  // A new socket has no timeouts: nothing to ask the kernel until one is set.
+  s.timeout_epoch.store(timeouts_epoch.load(std::memory_order_acquire), std::memory_order_release);
   s.user_nonblock.store(user_nonblock, std::memory_order_relaxed);
   s.kind.store(managed ? FdKind::managed : FdKind::unknown, std::memory_order_release);
 }
@@ -172,22 +192,18 @@ void adopt_dup(int from, int to) noexcept {
   FdState* src = find_fd_state(from);
   FdKind kind = FdKind::unknown;
   bool user_nonblock = false, is_socket = false;
-  std::int64_t recv_timeout = 0, send_timeout = 0;
   if (src != nullptr) {
     auto lk = lock_fiber_spinlock(src->lock);
     kind = src->kind.load(std::memory_order_relaxed);
     user_nonblock = src->user_nonblock.load(std::memory_order_relaxed);
     is_socket = src->is_socket;
-    recv_timeout = src->recv_timeout_ns.load(std::memory_order_relaxed);
-    send_timeout = src->send_timeout_ns.load(std::memory_order_relaxed);
   }
   FdState& dst = fd_state(to);
   auto lk = lock_fiber_spinlock(dst.lock);
   reset_locked(dst);
   dst.is_socket = is_socket;
   dst.user_nonblock.store(user_nonblock, std::memory_order_relaxed);
-  dst.recv_timeout_ns.store(recv_timeout, std::memory_order_relaxed);
-  dst.send_timeout_ns.store(send_timeout, std::memory_order_relaxed);
+  // Its timeouts (the same socket's) are read at its first wait.
   dst.kind.store(kind, std::memory_order_release);
 }
 

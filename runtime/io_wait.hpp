@@ -12,6 +12,7 @@
 
 #include "fd_table.hpp"
 #include "reactor_backend.hpp"
+#include "tls.hpp"
 
 #include <cstdint>
 
@@ -27,8 +28,15 @@ enum class IoWait : std::uint8_t {
 };
 
 // SO_RCVTIMEO or SO_SNDTIMEO of a socket as the kernel keeps it (rounded to its tick), in
-// ns; 0 if none or not a socket.
+// ns; 0 if none or not a socket. One getsockopt.
 std::int64_t socket_timeout_ns(int fd, int name) noexcept;
+
+// The timeout that applies to a wait on fd in dir, in ns (0: none): cached in its entry,
+// asked of the kernel again only after some SO_*TIMEO was set anywhere since, so a wait
+// costs no extra syscall in a program that does not change timeouts.
+std::int64_t wait_timeout_ns(int fd, FdState& s, IoDir dir) noexcept;
+// setsockopt set SO_RCVTIMEO or SO_SNDTIMEO on some socket: every cached value is stale.
+void note_socket_timeouts_changed() noexcept;
 
 // Absolute CLOCK_MONOTONIC deadline in ns for a relative timeout in ns; -1 (none) for 0.
 std::int64_t deadline_after_ns(std::int64_t timeout_ns) noexcept;
@@ -42,6 +50,12 @@ FdKind classify_in_fiber(int fd, FdState& s) noexcept;
 // the fd's generation moves past `generation`.
 IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
                   std::int64_t deadline_ns) noexcept;
+
+// Set by park_on_fd just before it suspends with the fd's lock held, cleared by the
+// scheduler's next pick_next(). Boost calls pick_next() before it switches away and
+// releases that lock, so pick_next() must not dispatch reactor events then:
+// dispatch_fd_event() for the same fd would spin on the lock its own thread holds.
+inline WEFT_TLS bool parking_holds_fd_lock = false;
 
 // On a plain thread: blocks in poll() until fd may be ready for dir or the deadline.
 // Returns ready, timed_out, closed (POLLNVAL), interrupted or failed.

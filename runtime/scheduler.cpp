@@ -1,5 +1,6 @@
 #include "scheduler.hpp"
 
+#include "io_wait.hpp"
 #include "runtime.hpp"
 #include "tls.hpp"
 #include "worker.hpp"
@@ -48,7 +49,10 @@ boost::fibers::context* FiberAlgorithm::take_new() noexcept {
 }
 
 boost::fibers::context* FiberAlgorithm::pick_next() noexcept {
-  if (++picks_since_poll_ >= kPollEvery) {
+  // Not while a fiber parking on an fd still holds that fd's lock (io_wait.hpp): an event
+  // for the same fd would deadlock; the next pick polls instead.
+  const bool fd_lock_held = std::exchange(parking_holds_fd_lock, false);
+  if (++picks_since_poll_ >= kPollEvery && !fd_lock_held) {
     picks_since_poll_ = 0;
     worker_.poll_io_now();
   }

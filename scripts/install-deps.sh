@@ -7,10 +7,14 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost-context1.74-dev libboost-fiber1.74-dev
   doctest-dev libbenchmark-dev
+  # tests/clients: real clients against real servers, which the tests start themselves
+  libhiredis-dev libcurl4-openssl-dev libpq-dev redis-server postgresql
 )
-# Benchmarks compare against a Go peer; only fetched when asked for.
+# Benchmarks compare against a Go peer, and hiredis's async API on libevent against a
+# redis-server; only fetched when asked for.
 if [[ "${WEFT_WITH_BENCH_PEERS:-0}" == 1 ]]; then
   packages+=(golang-go)
+  packages+=(libevent-dev libhiredis-dev redis-server)
 fi
 
 missing=()

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 namespace weft::shim {
@@ -73,10 +74,7 @@ class IoGate {
   }
 
   // The timeout that applies (SO_RCVTIMEO or SO_SNDTIMEO), in ns; 0: none.
-  std::int64_t timeout_ns() const noexcept {
-    return (dir_ == IoDir::read ? state_->recv_timeout_ns : state_->send_timeout_ns)
-        .load(std::memory_order_relaxed);
-  }
+  std::int64_t timeout_ns() const noexcept { return rt::wait_timeout_ns(fd_, *state_, dir_); }
 
  private:
   static constexpr std::int64_t kUnset = -2;

@@ -59,23 +59,25 @@ int accept(int fd, struct sockaddr* addr, socklen_t* len) {
 
 int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   IoGate gate(fd, IoDir::write);
-  const int r = WEFT_REAL(connect)(fd, addr, len);
+  int r = WEFT_REAL(connect)(fd, addr, len);
   if (r == 0 || gate.passthrough()) return r;
   // A blocking connect on a socket weft made non-blocking: wait for the handshake as the
-  // kernel would, within SO_SNDTIMEO (on expiry the kernel says EINPROGRESS too).
-  if (errno != EINPROGRESS || !gate.emulating_blocking()) return r;
-  if (!gate.wait()) {
-    if (errno == EAGAIN) errno = EINPROGRESS;
-    return -1;
+  // kernel would, within SO_SNDTIMEO. On expiry the kernel says what it said at first:
+  // EINPROGRESS, or EALREADY for a connect that an earlier one left under way.
+  const int pending = errno;
+  if ((pending != EINPROGRESS && pending != EALREADY) || !gate.emulating_blocking()) return r;
+  for (;;) {
+    if (!gate.wait()) {
+      if (errno == EAGAIN) errno = pending;
+      return -1;
+    }
+    // Asking the kernel again (rather than SO_ERROR) ends the connect as a blocking one
+    // ends: 0 with the socket connected (so a later connect says EISCONN), or the
+    // handshake's error with the socket unconnected (so a later connect tries again).
+    r = WEFT_REAL(connect)(fd, addr, len);
+    if (r == 0 || errno == EISCONN) return 0;
+    if (errno != EALREADY && errno != EINPROGRESS) return -1;
   }
-  int err = 0;
-  socklen_t err_len = sizeof err;
-  if (WEFT_REAL(getsockopt)(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0) return -1;
-  if (err != 0) {
-    errno = err;
-    return -1;
-  }
-  return 0;
 }
 
 int shutdown(int fd, int how) noexcept {
@@ -86,10 +88,9 @@ int shutdown(int fd, int how) noexcept {
 int setsockopt(int fd, int level, int name, const void* value, socklen_t len) noexcept {
   const int r = WEFT_REAL(setsockopt)(fd, level, name, value, len);
   if (r == 0 && level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
-    // Kept as the kernel rounded it (to its clock tick), so expiry matches the kernel's.
-    auto& slot = name == SO_RCVTIMEO ? weft::rt::fd_state(fd).recv_timeout_ns
-                                     : weft::rt::fd_state(fd).send_timeout_ns;
-    slot.store(weft::rt::socket_timeout_ns(fd, name), std::memory_order_relaxed);
+    // Waits read it back from the kernel, as the kernel rounded it (to its clock tick),
+    // so expiry matches the kernel's.
+    weft::rt::note_socket_timeouts_changed();
   }
   return r;
 }
