@@ -103,6 +103,19 @@ std::int64_t deadline_from_ms(int timeout_ms) noexcept {
   return weft::rt::monotonic_ns() + static_cast<std::int64_t>(timeout_ms) * 1'000'000;
 }
 
+// ppoll's and pselect's timeout as a deadline (-1 for none); false with EINVAL if it is
+// malformed, as the kernel says.
+bool deadline_from_timespec(const timespec* timeout, std::int64_t* deadline) noexcept {
+  *deadline = -1;
+  if (timeout == nullptr) return true;
+  if (!weft::shim::valid_timespec(*timeout)) {
+    errno = EINVAL;
+    return false;
+  }
+  *deadline = weft::shim::deadline_after(*timeout, weft::rt::monotonic_ns());
+  return true;
+}
+
 // The fds and events of select's three sets, as poll entries.
 std::vector<pollfd> select_interest(int nfds, const fd_set* r, const fd_set* w, const fd_set* e) {
   std::vector<pollfd> fds;
@@ -170,14 +183,8 @@ int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* timeout, const si
   if (!in_fiber() || (timeout != nullptr && timeout->tv_sec == 0 && timeout->tv_nsec == 0)) {
     return WEFT_REAL(ppoll)(fds, n, timeout, sigmask);
   }
-  std::int64_t deadline = -1;
-  if (timeout != nullptr) {
-    if (!weft::shim::valid_timespec(*timeout)) {
-      errno = EINVAL;
-      return -1;
-    }
-    deadline = weft::shim::deadline_after(*timeout, weft::rt::monotonic_ns());
-  }
+  std::int64_t deadline;
+  if (!deadline_from_timespec(timeout, &deadline)) return -1;
   const timespec zero{};
   return poll_in_fiber(fds, n, deadline, [&] { return WEFT_REAL(ppoll)(fds, n, &zero, sigmask); });
 }
@@ -220,14 +227,8 @@ int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const struct timespec* ti
       (timeout != nullptr && timeout->tv_sec == 0 && timeout->tv_nsec == 0)) {
     return WEFT_REAL(pselect)(nfds, r, w, e, timeout, sigmask);
   }
-  std::int64_t deadline = -1;
-  if (timeout != nullptr) {
-    if (!weft::shim::valid_timespec(*timeout)) {
-      errno = EINVAL;
-      return -1;
-    }
-    deadline = weft::shim::deadline_after(*timeout, weft::rt::monotonic_ns());
-  }
+  std::int64_t deadline;
+  if (!deadline_from_timespec(timeout, &deadline)) return -1;
   return select_in_fiber(nfds, r, w, e, deadline, [&](fd_set* rc, fd_set* wc, fd_set* ec) {
     const timespec zero{};
     return WEFT_REAL(pselect)(nfds, rc, wc, ec, &zero, sigmask);

@@ -9,6 +9,7 @@
 // requested path.
 #include <weft/weft.hpp>
 
+#include "support/one_worker.hpp"
 #include "support/http_slow_server.hpp"
 #include "support/stall_watch.hpp"
 #include "support/timing.hpp"
@@ -25,20 +26,12 @@
 using namespace std::chrono_literals;
 using weft_test::Clock;
 using weft_test::ms;
+using weft_test::one_worker;
 
 namespace {
 
 constexpr int kFibers = 50;
 constexpr auto kDelay = 200ms;
-
-// Every fiber of this program on one worker (CTest sets WEFT_THREADS=1 too).
-void one_worker() {
-  static const bool once = [] {
-    weft::configure({.threads = 1});
-    return true;
-  }();
-  (void)once;
-}
 
 weft_test::StallWatch stall_watch;
 

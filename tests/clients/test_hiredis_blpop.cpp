@@ -9,6 +9,7 @@
 // connections need more than the usual soft limit of 1,024 descriptors, here and there.
 #include <weft/weft.hpp>
 
+#include "support/one_worker.hpp"
 #include "support/server_process.hpp"
 #include "support/stall_watch.hpp"
 #include "support/timing.hpp"
@@ -29,20 +30,12 @@
 using namespace std::chrono_literals;
 using weft_test::Clock;
 using weft_test::ms;
+using weft_test::one_worker;
 
 namespace {
 
 constexpr int kFibers = 1000;
 constexpr auto kBlock = 200ms;  // BLPOP's timeout ("0.2")
-
-// Every fiber of this program on one worker (CTest sets WEFT_THREADS=1 too).
-void one_worker() {
-  static const bool once = [] {
-    weft::configure({.threads = 1});
-    return true;
-  }();
-  (void)once;
-}
 
 weft_test::StallWatch stall_watch;
 

@@ -4,6 +4,7 @@
 // Timings are compared with the plain thread's, measured in the same case: within
 // 50 ms + 50% of it, as the machine running the tests is shared and loaded.
 #include "conformance.hpp"
+#include "watchdog.hpp"
 #include "fds.hpp"
 
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+using weft_test::Watchdog;
 using weft_test::check_conforms;
 using weft_test::FdPair;
 using weft_test::Outcome;
@@ -60,34 +62,6 @@ struct Timings {
   }
 };
 
-// Aborts the process if not destroyed within `limit`: bounds a wait that has no timeout
-// of its own (timeout -1), should a wake-up be lost.
-class Watchdog {
- public:
-  Watchdog(std::chrono::milliseconds limit, const char* what)
-      : thread_([this, limit, what] {
-          std::unique_lock lock(mutex_);
-          if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
-            std::fprintf(stderr, "watchdog: %s still blocked after %lld ms\n", what,
-                         static_cast<long long>(limit.count()));
-            std::abort();
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 // Writes `text` to fd from another thread after `delay`.
 std::thread write_later(int fd, std::string text, std::chrono::milliseconds delay = 30ms) {

@@ -2,6 +2,7 @@
 // libc sleeps (within 50 ms + 50% of the plain thread's time, measured in the same case,
 // and never early), the same results and error codes, and in fibers, concurrent.
 #include "conformance.hpp"
+#include "watchdog.hpp"
 #include "fds.hpp"
 
 #include <poll.h>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+using weft_test::Watchdog;
 using weft_test::check_conforms;
 using weft_test::Outcome;
 using weft_test::outcome;
@@ -79,33 +81,6 @@ timespec plus_ns(timespec ts, long ns) {
   return ts;
 }
 
-// Aborts the process if not destroyed within `limit`: bounds a sleep that might never end.
-class Watchdog {
- public:
-  Watchdog(std::chrono::milliseconds limit, const char* what)
-      : thread_([this, limit, what] {
-          std::unique_lock lock(mutex_);
-          if (!cv_.wait_for(lock, limit, [this] { return done_; })) {
-            std::fprintf(stderr, "watchdog: %s still blocked after %lld ms\n", what,
-                         static_cast<long long>(limit.count()));
-            std::abort();
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard lock(mutex_);
-      done_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 const char* clock_name(clockid_t c) { return c == CLOCK_MONOTONIC ? "CLOCK_MONOTONIC" : "CLOCK_REALTIME"; }
 
