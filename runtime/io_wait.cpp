@@ -207,6 +207,22 @@ void adopt_dup(int from, int to) noexcept {
   dst.kind.store(kind, std::memory_order_release);
 }
 
+int shutdown_if_current(int fd, std::uint32_t generation, int how) noexcept {
+  FdState* s = find_fd_state(fd);
+  if (s == nullptr) {
+    errno = EBADF;
+    return -1;
+  }
+  // Closing retires the fd under this lock first, so while it is held the number still
+  // names the file it named when `generation` was read.
+  auto lk = lock_fiber_spinlock(s->lock);
+  if (s->generation.load(std::memory_order_relaxed) != generation) {
+    errno = EBADF;
+    return -1;
+  }
+  return WEFT_REAL(shutdown)(fd, how);
+}
+
 void dispatch_fd_event(const ReadyEvent& ev) noexcept {
   const int fd = static_cast<int>(static_cast<std::uint32_t>(ev.token));
   const auto generation = static_cast<std::uint32_t>(ev.token >> 32);

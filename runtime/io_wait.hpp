@@ -74,6 +74,12 @@ void adopt_fd(int fd, bool managed, bool user_nonblock, bool is_socket) noexcept
 // F_DUPFD); O_NONBLOCK and socket options live with the open file, so they carry over.
 void adopt_dup(int from, int to) noexcept;
 
+// shutdown(fd, how), unless fd was closed or replaced since it had `generation`: for
+// code that keeps fd numbers it does not own (serve()'s list of connections), so that a
+// number reused by another file is never touched. Returns shutdown's result, or -1 with
+// EBADF.
+int shutdown_if_current(int fd, std::uint32_t generation, int how) noexcept;
+
 // The reactor of the calling worker reported ev: wake the fd's waiters.
 void dispatch_fd_event(const ReadyEvent& ev) noexcept;
 

@@ -1,0 +1,78 @@
+#include "io.hpp"
+
+#include "worker.hpp"
+
+#include <weft/net/errors.hpp>
+
+#include <cerrno>
+#include <string>
+
+namespace weft::net::io {
+
+void throw_errno(int err, const char* what) {
+  throw std::system_error(err, std::generic_category(), what);
+}
+
+void throw_timeout(const char* what) { throw timeout_error(std::string(what) + ": deadline passed"); }
+
+Waiter::Waiter(int fd, IoDir dir) noexcept
+    : fd_(fd), dir_(dir), in_fiber_(rt::Worker::current_fiber() != nullptr) {
+  if (in_fiber_ && fd >= 0) {
+    state_ = &rt::fd_state(fd);
+    generation_ = state_->generation.load(std::memory_order_acquire);
+  }
+}
+
+void Waiter::wait(Deadline deadline, const char* what) {
+  const std::int64_t at = deadline.monotonic_ns();
+  if (fd_ < 0) throw_errno(EBADF, what);
+  if (deadline.passed()) throw_timeout(what);
+  for (;;) {
+    const rt::IoWait outcome = in_fiber_ ? rt::park_on_fd(fd_, *state_, generation_, dir_, at)
+                                         : rt::block_on_fd(fd_, dir_, at);
+    switch (outcome) {
+      case rt::IoWait::ready: return;
+      case rt::IoWait::timed_out: throw_timeout(what);
+      case rt::IoWait::closed: throw_errno(EBADF, what);
+      case rt::IoWait::interrupted: continue;  // a signal on a plain thread: wait on
+      case rt::IoWait::failed: throw_errno(errno, what);
+    }
+  }
+}
+
+void adopt_socket(int fd) noexcept {
+  rt::adopt_fd(fd, /*managed=*/true, /*user_nonblock=*/false, /*is_socket=*/true);
+}
+
+int open_socket(int domain, int type, int protocol, const char* what) {
+  const int fd = WEFT_REAL(socket)(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) throw_errno(errno, what);
+  adopt_socket(fd);
+  return fd;
+}
+
+void close_fd(int fd) noexcept {
+  if (fd < 0) return;
+  rt::retire_fd(fd);
+  // Linux frees the descriptor even when close reports EINTR or EIO: never retry.
+  WEFT_REAL(close)(fd);
+}
+
+void connect(int fd, const sockaddr* addr, socklen_t size, Deadline deadline, const char* what) {
+  Waiter waiter(fd, IoDir::write);
+  if (WEFT_REAL(connect)(fd, addr, size) == 0) return;
+  // TCP says EINPROGRESS and shakes hands in the background; a Unix-domain socket says
+  // EAGAIN while the listener's queue is full.
+  for (;;) {
+    const int err = errno;
+    if (err == EISCONN) return;
+    if (err != EINPROGRESS && err != EALREADY && err != EAGAIN) throw_errno(err, what);
+    waiter.wait(deadline, what);
+    // Asking again (rather than reading SO_ERROR, which is also 0 while the handshake is
+    // still under way) answers 0 or EISCONN once connected, EALREADY while pending, and
+    // the handshake's error (ECONNREFUSED, ...) if it failed.
+    if (WEFT_REAL(connect)(fd, addr, size) == 0) return;
+  }
+}
+
+}  // namespace weft::net::io

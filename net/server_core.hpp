@@ -1,0 +1,105 @@
+// What a running serve() is: the accept loop, the table of open connections, and the
+// stop protocol. Server (include/weft/net/serve.hpp) is a handle to one of these.
+//
+// The accept loop is a fiber. It tries accept4 first and parks on the listener only on
+// EAGAIN; each connection gets a fiber of its own, posted round robin to the workers.
+// When accept runs out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) the
+// connection stays in the kernel's queue and the loop naps: until a handler returns
+// (which frees an fd) or a back-off doubling from 5 ms to 1 s passes (Go's net/http does
+// the same), so it never spins.
+//
+// stop() shuts the listener for reading (which wakes the parked accept loop: TCP answers
+// EINVAL, Unix-domain sockets report readable) and every connection for reading: a handler
+// waiting for its next request reads the end of the stream, one at work finishes. At the
+// deadline the connections left are shut both ways. Connections are shut through
+// rt::shutdown_if_current, so a number a handler closed and the process reused is never
+// touched.
+#pragma once
+
+#include "io.hpp"
+
+#include <weft/net/serve.hpp>
+#include <weft/promise.hpp>
+
+#include <boost/fiber/context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace weft::net::detail {
+
+class ServerCore : public std::enable_shared_from_this<ServerCore> {
+ public:
+  // Runs a handler on a new connection: owns fd, reports through handler_failed().
+  using RunConnection = std::function<void(ServerCore&, int fd)>;
+
+  ServerCore(Socket listener, std::string unlink_path, bool tcp, RunConnection run, ServeOptions options);
+  ServerCore(const ServerCore&) = delete;
+  ServerCore& operator=(const ServerCore&) = delete;
+
+  void start();
+  void stop(Deadline grace);
+  void wait();
+  ServerStats stats() const;
+  const SocketAddress& local_address() const noexcept { return local_; }
+
+  // A handler threw: report it unless it is a disconnect.
+  void handler_failed(std::exception_ptr e, const Stream& conn) noexcept;
+
+ private:
+  struct Connection {
+    int fd;
+    std::uint32_t generation;
+    boost::fibers::context* fiber;  // the handler's, once it runs
+  };
+  struct DrainWaiter {
+    std::size_t at_most;
+    Promise<void>* promise;
+  };
+
+  void accept_loop();
+  void start_connection(int fd);
+  void serve_connection(std::uint64_t id, int fd);
+  // Waits, with mu_ held on entry and exit, until a handler returns, stop() is called, or
+  // the deadline passes.
+  void nap_locked(std::unique_lock<std::mutex>& lk, Deadline until);
+  // Waits until at most n handlers run; false if the deadline passed first.
+  bool drain_locked(std::unique_lock<std::mutex>& lk, std::size_t n, Deadline until);
+  void shut_all_locked(int how) noexcept;
+  void wake_nap_locked() noexcept;
+  void note_progress_locked() noexcept;  // a handler ended or the accept loop did
+
+  Socket listener_;             // closed by the accept loop as it ends
+  const int listener_fd_;       // its number, for stop(), which may run meanwhile
+  const std::uint32_t listener_generation_;
+  std::string unlink_path_;
+  const bool tcp_;
+  const RunConnection run_;
+  const ServeOptions options_;
+  const SocketAddress local_;
+  const unsigned workers_;
+
+  // Held only for bookkeeping, never across a wait (waits drop it): a std::mutex is
+  // fine for the few instructions it guards, and works from fibers and threads alike.
+  mutable std::mutex mu_;
+  std::unordered_map<std::uint64_t, Connection> connections_;
+  std::uint64_t next_id_ = 0;
+  unsigned next_worker_ = 0;
+  ServerStats stats_;
+  bool stopping_ = false;  // stop() was called
+  bool accept_ended_ = false;
+  bool backing_off_ = false;  // reported the current run of accept failures already
+  std::exception_ptr failure_;
+  Promise<void>* nap_ = nullptr;
+  std::vector<DrainWaiter> drain_waiters_;
+  Promise<void> stopped_;  // set once the accept loop and every handler have ended
+  Unfuture<void> stopped_future_;
+  Unfuture<void> accept_loop_;
+};
+
+}  // namespace weft::net::detail

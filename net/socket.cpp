@@ -1,0 +1,127 @@
+// Socket (ownership, options, addresses) and Stream (reads and writes with deadlines).
+#include "io.hpp"
+
+#include <weft/net/socket.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace weft::net {
+
+using io::IoDir;
+
+Socket Socket::adopt(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) io::throw_errno(errno, "weft::net::Socket::adopt");
+  if (!S_ISSOCK(st.st_mode)) io::throw_errno(ENOTSOCK, "weft::net::Socket::adopt");
+  const int flags = WEFT_REAL(fcntl)(fd, F_GETFL);
+  if (flags < 0 || ((flags & O_NONBLOCK) == 0 && WEFT_REAL(fcntl)(fd, F_SETFL, flags | O_NONBLOCK) != 0)) {
+    io::throw_errno(errno, "weft::net::Socket::adopt");
+  }
+  io::adopt_socket(fd);
+  return Socket(fd);
+}
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+int Socket::release() noexcept { return std::exchange(fd_, -1); }
+
+void Socket::close() noexcept { io::close_fd(std::exchange(fd_, -1)); }
+
+SocketAddress Socket::local_address() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    io::throw_errno(errno, "weft::net::Socket::local_address");
+  }
+  return SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+void Socket::set_option_bytes(int level, int name, const void* value, std::size_t size) {
+  if (::setsockopt(fd_, level, name, value, static_cast<socklen_t>(size)) != 0) {
+    io::throw_errno(errno, "weft::net::Socket::set_option");
+  }
+}
+
+void Socket::get_option_bytes(int level, int name, void* value, std::size_t size) const {
+  auto len = static_cast<socklen_t>(size);
+  if (::getsockopt(fd_, level, name, value, &len) != 0) {
+    io::throw_errno(errno, "weft::net::Socket::get_option");
+  }
+}
+
+std::size_t Stream::read(void* into, std::size_t size, Deadline deadline) {
+  static constexpr const char* what = "weft::net::Stream::read";
+  io::Waiter waiter(fd_, IoDir::read);
+  if (drained_ && waiter.in_fiber() && !deadline.passed()) waiter.wait(deadline, what);
+  for (;;) {
+    const ssize_t r = WEFT_REAL(recv)(fd_, into, size, 0);
+    if (r >= 0) {
+      // Only a short read proves the queue empty; 0 (the end) stays readable for ever.
+      drained_ = r > 0 && static_cast<std::size_t>(r) < size;
+      return static_cast<std::size_t>(r);
+    }
+    drained_ = false;
+    if (errno != EAGAIN) io::throw_errno(errno, what);
+    waiter.wait(deadline, what);
+  }
+}
+
+void Stream::read_exact(void* into, std::size_t size, Deadline deadline) {
+  auto* at = static_cast<char*>(into);
+  for (std::size_t done = 0; done < size;) {
+    const std::size_t n = read(at + done, size - done, deadline);
+    if (n == 0) {
+      throw unexpected_eof("weft::net::Stream::read_exact: the stream ended after " +
+                           std::to_string(done) + " of " + std::to_string(size) + " bytes");
+    }
+    done += n;
+  }
+}
+
+std::size_t Stream::write(const void* from, std::size_t size, Deadline deadline) {
+  // MSG_NOSIGNAL: a peer that is gone is an EPIPE exception, not a dead process.
+  const ssize_t r = io::retry(fd_, IoDir::write, deadline, "weft::net::Stream::write",
+                              [&] { return WEFT_REAL(send)(fd_, from, size, MSG_NOSIGNAL); });
+  return static_cast<std::size_t>(r);
+}
+
+void Stream::write_all(const void* from, std::size_t size, Deadline deadline) {
+  static constexpr const char* what = "weft::net::Stream::write_all";
+  const auto* at = static_cast<const char*>(from);
+  io::Waiter waiter(fd_, IoDir::write);
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t r = WEFT_REAL(send)(fd_, at + done, size - done, MSG_NOSIGNAL);
+    if (r >= 0) {
+      done += static_cast<std::size_t>(r);
+      continue;
+    }
+    if (errno != EAGAIN) io::throw_errno(errno, what);
+    waiter.wait(deadline, what);
+  }
+}
+
+void Stream::shutdown(ShutdownHow how) {
+  const int h = how == ShutdownHow::read ? SHUT_RD : how == ShutdownHow::write ? SHUT_WR : SHUT_RDWR;
+  if (WEFT_REAL(shutdown)(fd_, h) != 0) io::throw_errno(errno, "weft::net::Stream::shutdown");
+}
+
+SocketAddress Stream::peer_address() const {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    io::throw_errno(errno, "weft::net::Stream::peer_address");
+  }
+  return SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+}  // namespace weft::net
