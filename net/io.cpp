@@ -17,7 +17,7 @@ void throw_timeout(const char* what) { throw timeout_error(std::string(what) + "
 
 Waiter::Waiter(int fd, IoDir dir) noexcept
     : fd_(fd), dir_(dir), in_fiber_(rt::Worker::current_fiber() != nullptr) {
-  if (in_fiber_ && fd >= 0) {
+  if (fd >= 0) {
     state_ = &rt::fd_state(fd);
     generation_ = state_->generation.load(std::memory_order_acquire);
   }

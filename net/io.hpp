@@ -31,6 +31,8 @@ class Waiter {
   Waiter(int fd, IoDir dir) noexcept;
 
   bool in_fiber() const noexcept { return in_fiber_; }
+  // The fd's entry (null for a negative fd).
+  rt::FdState* state() const noexcept { return state_; }
   // Waits until fd may be ready. Throws timeout_error when the deadline passes,
   // std::system_error(EBADF) if the fd is closed meanwhile.
   void wait(Deadline deadline, const char* what);

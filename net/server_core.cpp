@@ -147,8 +147,8 @@ void ServerCore::start_connection(int fd) {
   connections_.emplace(id, Connection{fd, generation_of(fd), nullptr});
   ++stats_.accepted;
   stats_.peak_active = std::max(stats_.peak_active, connections_.size());
-  // Accepted while stop() was shutting the others: it is served like them.
-  if (stopping_) WEFT_REAL(shutdown)(fd, SHUT_RD);
+  // Accepted while stop() was ending the others' reads: it is served like them.
+  if (stopping_) rt::end_reads_if_current(fd, connections_.at(id).generation);
   const unsigned target = next_worker_++ % workers_;
   lk.unlock();
   try {
@@ -264,7 +264,7 @@ void ServerCore::stop(Deadline grace) {
   if (!std::exchange(stopping_, true)) {
     wake_nap_locked();
     rt::shutdown_if_current(listener_fd_, listener_generation_, SHUT_RD);
-    shut_all_locked(SHUT_RD);
+    for (const auto& [id, c] : connections_) rt::end_reads_if_current(c.fd, c.generation);
   }
   lk.unlock();
   accept_loop_.wait();

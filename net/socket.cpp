@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -62,12 +63,23 @@ void Socket::get_option_bytes(int level, int name, void* value, std::size_t size
 std::size_t Stream::read(void* into, std::size_t size, Deadline deadline) {
   static constexpr const char* what = "weft::net::Stream::read";
   io::Waiter waiter(fd_, IoDir::read);
-  if (drained_ && waiter.in_fiber() && !deadline.passed()) waiter.wait(deadline, what);
-  for (;;) {
-    const ssize_t r = WEFT_REAL(recv)(fd_, into, size, 0);
+  rt::FdState* const s = waiter.state();
+  for (bool tried = false;; tried = true) {
+    // A graceful stop of serve() lets this stream take what was queued then, no more.
+    std::size_t want = size;
+    const std::int64_t cutoff = s != nullptr ? s->read_cutoff.load(std::memory_order_acquire) : -1;
+    if (cutoff == 0) return 0;
+    if (cutoff > 0) want = std::min(size, static_cast<std::size_t>(cutoff));
+    if (!tried && drained_ && waiter.in_fiber() && !deadline.passed()) {
+      drained_ = false;
+      waiter.wait(deadline, what);
+      continue;
+    }
+    const ssize_t r = WEFT_REAL(recv)(fd_, into, want, 0);
     if (r >= 0) {
+      if (cutoff > 0) s->read_cutoff.fetch_sub(r, std::memory_order_acq_rel);
       // Only a short read proves the queue empty; 0 (the end) stays readable for ever.
-      drained_ = r > 0 && static_cast<std::size_t>(r) < size;
+      drained_ = r > 0 && static_cast<std::size_t>(r) < want;
       return static_cast<std::size_t>(r);
     }
     drained_ = false;

@@ -6,6 +6,8 @@
 #include "worker.hpp"
 
 #include <sys/socket.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -46,6 +48,7 @@ int reset_locked(FdState& s) noexcept {
   s.send_timeout_ns.store(0, std::memory_order_relaxed);
   s.timeout_epoch.store(0, std::memory_order_relaxed);
   s.is_socket = false;
+  s.read_cutoff.store(-1, std::memory_order_relaxed);
   s.read_ready = s.write_ready = false;
   return std::exchange(s.armed_worker, -1);
 }
@@ -207,20 +210,39 @@ void adopt_dup(int from, int to) noexcept {
   dst.kind.store(kind, std::memory_order_release);
 }
 
-int shutdown_if_current(int fd, std::uint32_t generation, int how) noexcept {
+namespace {
+
+// Runs op() with fd's lock held if fd still has `generation`: closing retires the fd under
+// this lock first, so while it is held the number names the file it named then.
+template <class Op>
+int if_current(int fd, std::uint32_t generation, Op op) noexcept {
   FdState* s = find_fd_state(fd);
   if (s == nullptr) {
     errno = EBADF;
     return -1;
   }
-  // Closing retires the fd under this lock first, so while it is held the number still
-  // names the file it named when `generation` was read.
   auto lk = lock_fiber_spinlock(s->lock);
   if (s->generation.load(std::memory_order_relaxed) != generation) {
     errno = EBADF;
     return -1;
   }
-  return WEFT_REAL(shutdown)(fd, how);
+  return op(*s);
+}
+
+}  // namespace
+
+int shutdown_if_current(int fd, std::uint32_t generation, int how) noexcept {
+  return if_current(fd, generation, [&](FdState&) { return WEFT_REAL(shutdown)(fd, how); });
+}
+
+int end_reads_if_current(int fd, std::uint32_t generation) noexcept {
+  return if_current(fd, generation, [&](FdState& s) {
+    int queued = 0;
+    if (::ioctl(fd, SIOCINQ, &queued) != 0) queued = 0;
+    // Set before the shutdown, so the reader it wakes sees it.
+    s.read_cutoff.store(queued, std::memory_order_release);
+    return WEFT_REAL(shutdown)(fd, SHUT_RD);
+  });
 }
 
 void dispatch_fd_event(const ReadyEvent& ev) noexcept {

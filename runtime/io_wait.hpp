@@ -80,6 +80,11 @@ void adopt_dup(int from, int to) noexcept;
 // EBADF.
 int shutdown_if_current(int fd, std::uint32_t generation, int how) noexcept;
 
+// Graceful end of reading, unless fd was closed or replaced since `generation`: weft::net
+// reads take what is queued now and then see the end of the stream, and the socket is
+// shut for reading, which wakes a reader parked on it. 0, or -1 with errno.
+int end_reads_if_current(int fd, std::uint32_t generation) noexcept;
+
 // The reactor of the calling worker reported ev: wake the fd's waiters.
 void dispatch_fd_event(const ReadyEvent& ev) noexcept;
 

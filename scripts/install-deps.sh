@@ -15,6 +15,12 @@ packages=(
 if [[ "${WEFT_WITH_BENCH_PEERS:-0}" == 1 ]]; then
   packages+=(golang-go)
   packages+=(libevent-dev libhiredis-dev redis-server)
+  # bench/net_run.sh: the network peers (Asio's spawn() is built on Boost.Coroutine in
+  # 1.74; gevent for Debian's /usr/bin/python3), the load generators (wrk, and
+  # redis-benchmark from redis-tools), taskset (util-linux) to pin them, and curl, nc and
+  # redis-cli to try a server by hand.
+  packages+=(libboost-coroutine1.74-dev python3-gevent)
+  packages+=(wrk redis-tools curl netcat-openbsd util-linux)
 fi
 
 missing=()

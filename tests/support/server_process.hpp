@@ -36,11 +36,16 @@ extern char** environ;
 
 namespace weft_test {
 
-// Raises this process's RLIMIT_NOFILE soft limit to the hard limit (children inherit it)
-// and returns the soft limit now in force.
-inline rlim_t raise_fd_limit() {
+// Raises this process's RLIMIT_NOFILE soft limit to the hard limit (children inherit it),
+// and the hard limit to `at_least` if it is lower (which takes root), and returns the soft
+// limit now in force.
+inline rlim_t raise_fd_limit(rlim_t at_least = 0) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < at_least) {
+    rlimit more{at_least, at_least};
+    if (::setrlimit(RLIMIT_NOFILE, &more) == 0) lim = more;
+  }
   if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     (void)::setrlimit(RLIMIT_NOFILE, &lim);

@@ -30,7 +30,7 @@ struct ServeOptions {
   std::size_t max_connections = 0;
   // Called (in the handler's fiber) with what a handler threw, except disconnects
   // (is_disconnect), which are routine. Default: one line on stderr.
-  std::function<void(std::exception_ptr, const SocketAddress& peer)> on_error;
+  std::function<void(std::exception_ptr, const SocketAddress& peer)> on_error{};
 };
 
 struct ServerStats {
@@ -53,9 +53,9 @@ class [[nodiscard]] Server {
   Server& operator=(Server&&) noexcept;
   ~Server();
 
-  // Graceful stop: stops accepting; handlers waiting for a request read the end of the
-  // stream (their sockets are shut for reading; bytes that came before still arrive);
-  // handlers at work finish. At the deadline the connections still open are shut both
+  // Graceful stop: stops accepting; each handler's reads return what its client had sent
+  // by now, then the end of the stream, so requests that reached the server are served
+  // and handlers waiting for a new one return at once. At the deadline the connections still open are shut both
   // ways, so their handlers fail out. Returns once every handler has returned and the
   // listener is closed. Idempotent, from any fiber or thread; called by one of this
   // server's handlers, it waits for all the others.
