@@ -95,7 +95,6 @@ void ServerCore::accept_loop() {
       backoff = 0ms;
       start_connection(conn);
       lk.lock();
-      backing_off_ = false;
       continue;
     }
     if (err == EAGAIN) {
@@ -114,7 +113,10 @@ void ServerCore::accept_loop() {
     if (out_of_resources(err)) {
       ++stats_.accept_backoffs;
       backoff = std::clamp(backoff * 2, 5ms, 1000ms);
-      if (!std::exchange(backing_off_, true)) {
+      // At most once every 10 s: a busy server at its limit would say it per connection.
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_backoff_report_ > 10s) {
+        last_backoff_report_ = now;
         std::fprintf(stderr, "weft::net::serve: accept on %s: %s; backing off until descriptors free up\n",
                      local_.to_string().c_str(), std::generic_category().message(err).c_str());
       }

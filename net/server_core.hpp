@@ -25,6 +25,7 @@
 
 #include <boost/fiber/context.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -95,7 +96,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   ServerStats stats_;
   bool stopping_ = false;  // stop() was called
   bool accept_ended_ = false;
-  bool backing_off_ = false;  // reported the current run of accept failures already
+  // When accept's running out of descriptors was last reported (by the accept loop only).
+  std::chrono::steady_clock::time_point last_backoff_report_{};
   std::exception_ptr failure_;
   Promise<void>* nap_ = nullptr;
   std::vector<DrainWaiter> drain_waiters_;
