@@ -35,7 +35,8 @@ class UnixListener : public Socket {
   // libc; the listener removes the file it made when it is closed (as Go's does).
   static UnixListener bind(std::string_view path, int backlog = 4096);
 
-  UnixListener(UnixListener&&) noexcept = default;
+  UnixListener(UnixListener&& other) noexcept
+      : Socket(std::move(other)), path_(std::exchange(other.path_, std::string())) {}
   UnixListener& operator=(UnixListener&& other) noexcept;
   ~UnixListener() { close(); }
   void close() noexcept;
