@@ -4,6 +4,7 @@
 #include "worker.hpp"
 
 #include <weft/spawn.hpp>
+#include <weft/this_fiber.hpp>
 
 #include <cxxabi.h>
 #include <netinet/in.h>
@@ -112,7 +113,7 @@ void ServerCore::accept_loop() {
     if (connection_specific(err)) continue;
     if (out_of_resources(err)) {
       ++stats_.accept_backoffs;
-      backoff = std::clamp(backoff * 2, 5ms, 1000ms);
+      backoff = std::clamp(backoff * 2, 5ms, 100ms);
       // At most once every 10 s: a busy server at its limit would say it per connection.
       const auto now = std::chrono::steady_clock::now();
       if (now - last_backoff_report_ > 10s) {
@@ -120,7 +121,13 @@ void ServerCore::accept_loop() {
         std::fprintf(stderr, "weft::net::serve: accept on %s: %s; backing off until descriptors free up\n",
                      local_.to_string().c_str(), std::generic_category().message(err).c_str());
       }
-      nap_locked(lk, Deadline(backoff));
+      // A plain sleep, not a nap a returning handler could cut short: while the process
+      // is out of descriptors nothing here may need one (UBSan's vptr check, for one,
+      // makes a pipe the first time it meets a type, and would fail). 100 ms at most
+      // keeps recovery and stop() prompt at ten accept4 calls a second.
+      lk.unlock();
+      sleep_for(backoff);
+      lk.lock();
       continue;
     }
     // The listener itself is broken (EBADF, EINVAL, ENOTSOCK): stop() shut it, or the

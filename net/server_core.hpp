@@ -4,9 +4,9 @@
 // The accept loop is a fiber. It tries accept4 first and parks on the listener only on
 // EAGAIN; each connection gets a fiber of its own, posted round robin to the workers.
 // When accept runs out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) the
-// connection stays in the kernel's queue and the loop naps: until a handler returns
-// (which frees an fd) or a back-off doubling from 5 ms to 1 s passes (Go's net/http does
-// the same), so it never spins.
+// connection stays in the kernel's queue and the loop sleeps for a back-off doubling from
+// 5 ms to 100 ms before it tries again (Go's net/http does the same, up to 1 s), so it
+// never spins. At max_connections it naps until a handler returns.
 //
 // stop() shuts the listener for reading (which wakes the parked accept loop: TCP answers
 // EINVAL, Unix-domain sockets report readable) and ends every connection's reads
@@ -69,7 +69,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void start_connection(int fd);
   void serve_connection(std::uint64_t id, int fd);
   // Waits, with mu_ held on entry and exit, until a handler returns, stop() is called, or
-  // the deadline passes.
+  // the deadline passes (the wait at max_connections).
   void nap_locked(std::unique_lock<std::mutex>& lk, Deadline until);
   // Waits until at most n handlers run; false if the deadline passed first.
   bool drain_locked(std::unique_lock<std::mutex>& lk, std::size_t n, Deadline until);

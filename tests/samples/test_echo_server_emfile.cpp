@@ -31,6 +31,17 @@ TEST_CASE("accept out of descriptors backs off without spinning and recovers") {
                        dir.path() / "echo_server.log");
   REQUIRE_MESSAGE(server.wait_until_ready([&] { return port_open(port); }, 10s), server.log());
 
+  // One client comes and goes first, so every step of a connection's life has run once
+  // before the server runs out of descriptors. Under the sanitizers that matters: UBSan's
+  // vptr check makes a pipe the first time it meets a type, cannot while every
+  // descriptor is taken, and then reports a valid object as having an "invalid vptr".
+  {
+    const int fd = connect_tcp(port);
+    REQUIRE(echoes(fd, "warm\n", 5000ms));
+    ::close(fd);
+    std::this_thread::sleep_for(200ms);
+  }
+
   constexpr int kClients = 100;
   std::vector<int> clients;
   for (int i = 0; i < kClients; ++i) {
@@ -46,7 +57,7 @@ TEST_CASE("accept out of descriptors backs off without spinning and recovers") {
     first_round += served[i] ? 1 : 0;
   }
   // Some were taken before the limit hit, not all: ~60 descriptors for 100 clients.
-  CHECK(first_round > 20);
+  CHECK_MESSAGE(first_round > 20, server.log());
   CHECK(first_round < kClients);
 
   // Stuck at EMFILE with connections waiting: the accept loop naps instead of retrying.
@@ -81,5 +92,5 @@ TEST_CASE("accept out of descriptors backs off without spinning and recovers") {
   CHECK(server.stop(10s));
   const std::string log = server.log();
   CHECK_MESSAGE(log.find("Too many open files; backing off") != std::string::npos, log);
-  CHECK_MESSAGE(log.find("0 accept back-offs") == std::string::npos, log);
+  CHECK_MESSAGE(log.find(", 0 accept back-offs") == std::string::npos, log);
 }
