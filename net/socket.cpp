@@ -38,13 +38,20 @@ int Socket::release() noexcept { return std::exchange(fd_, -1); }
 
 void Socket::close() noexcept { io::close_fd(std::exchange(fd_, -1)); }
 
-SocketAddress Socket::local_address() const {
+namespace {
+
+// getsockname or getpeername as a SocketAddress.
+SocketAddress address_of(int fd, int (*get)(int, sockaddr*, socklen_t*), const char* what) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  if (::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    io::throw_errno(errno, "weft::net::Socket::local_address");
-  }
+  if (get(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) io::throw_errno(errno, what);
   return SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+}  // namespace
+
+SocketAddress Socket::local_address() const {
+  return address_of(fd_, ::getsockname, "weft::net::Socket::local_address");
 }
 
 void Socket::set_option_bytes(int level, int name, const void* value, std::size_t size) {
@@ -128,12 +135,7 @@ void Stream::shutdown(ShutdownHow how) {
 }
 
 SocketAddress Stream::peer_address() const {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    io::throw_errno(errno, "weft::net::Stream::peer_address");
-  }
-  return SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), len);
+  return address_of(fd_, ::getpeername, "weft::net::Stream::peer_address");
 }
 
 }  // namespace weft::net

@@ -4,11 +4,10 @@
 //   ./build/samples/http_hello --port 8080 --threads 2
 //   curl localhost:8080/
 #include "http_request.hpp"
-#include "server_main.hpp"
+#include "request_loop.hpp"
 
-#include <cstring>
 #include <string>
-#include <vector>
+#include <string_view>
 
 namespace {
 
@@ -21,44 +20,33 @@ constexpr std::string_view kTooLarge =
 // A request (head and body) must fit here.
 constexpr std::size_t kMaxRequest = 8192;
 
-void serve_http(weft::net::TcpStream& conn, const samples::ServerArgs& args) {
+samples::Answered answer_http(std::string_view in, std::string& out) {
   using samples::http::Request;
-  std::vector<char> buf(2 * kMaxRequest);
-  std::size_t have = 0;
-  std::string out;
-  for (;;) {
-    const std::size_t n = conn.read(buf.data() + have, buf.size() - have, samples::idle_deadline(args));
-    if (n == 0) return;
-    have += n;
-    std::size_t used = 0;
-    bool open = true;
-    while (open) {
-      const Request r = samples::http::parse(std::string_view(buf.data() + used, have - used));
-      if (r.status == Request::Status::incomplete) break;
-      if (r.status == Request::Status::bad) {
-        out += kBadRequest;
-        open = false;
-        break;
-      }
-      out += kHello;
-      used += r.length;
-      open = r.keep_alive;
+  samples::Answered a;
+  while (a.open) {
+    const Request r = samples::http::parse(in.substr(a.used));
+    if (r.status == Request::Status::incomplete) break;
+    if (r.status == Request::Status::bad) {
+      out += kBadRequest;
+      a.open = false;
+      break;
     }
-    if (open && have - used > kMaxRequest) {
-      out += kTooLarge;
-      open = false;
-    }
-    if (!out.empty()) conn.write_all(out);
-    out.clear();
-    if (!open) return;
-    std::memmove(buf.data(), buf.data() + used, have - used);
-    have -= used;
+    out += kHello;
+    a.used += r.length;
+    a.open = r.keep_alive;
   }
+  if (a.open && in.size() - a.used > kMaxRequest) {
+    out += kTooLarge;
+    a.open = false;
+  }
+  return a;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const samples::ServerArgs args = samples::parse_args(argc, argv);
-  return samples::run_server("http_hello", args, [&args](weft::net::TcpStream& conn) { serve_http(conn, args); });
+  return samples::run_server("http_hello", args, [&args](weft::net::TcpStream& conn) {
+    samples::serve_requests(conn, args, answer_http);
+  });
 }

@@ -5,7 +5,7 @@
 //   ./build/samples/resp_server --port 6380 --threads 2
 //   redis-cli -p 6380 set greeting hello
 #include "resp_parser.hpp"
-#include "server_main.hpp"
+#include "request_loop.hpp"
 
 #include <array>
 #include <cctype>
@@ -122,38 +122,24 @@ bool execute(const std::vector<std::string_view>& args, Store& store, std::strin
   return true;
 }
 
-void serve_resp(weft::net::TcpStream& conn, Store& store, const samples::ServerArgs& args) {
+samples::Answered answer_resp(std::string_view in, std::string& out, Store& store) {
   using samples::resp::Command;
-  std::vector<char> buf(16384);
-  std::size_t have = 0;
-  std::string out;
-  Command cmd;
-  for (;;) {
-    if (have == buf.size()) buf.resize(buf.size() * 2);  // a long command: parse caps it
-    const std::size_t got = conn.read(buf.data() + have, buf.size() - have, samples::idle_deadline(args));
-    if (got == 0) return;
-    have += got;
-    std::size_t used = 0;
-    bool open = true;
-    while (open) {
-      samples::resp::parse(std::string_view(buf.data() + used, have - used), cmd);
-      if (cmd.status == Command::Status::incomplete) break;
-      if (cmd.status == Command::Status::bad) {
-        out += "-ERR ";
-        out += cmd.error;
-        out += "\r\n";
-        open = false;
-        break;
-      }
-      open = execute(cmd.args, store, out);
-      used += cmd.length;
+  Command cmd;  // its argument vector serves every command of the batch
+  samples::Answered a;
+  while (a.open) {
+    samples::resp::parse(in.substr(a.used), cmd);
+    if (cmd.status == Command::Status::incomplete) break;
+    if (cmd.status == Command::Status::bad) {
+      out += "-ERR ";
+      out += cmd.error;
+      out += "\r\n";
+      a.open = false;
+      break;
     }
-    if (!out.empty()) conn.write_all(out);
-    out.clear();
-    if (!open) return;
-    std::memmove(buf.data(), buf.data() + used, have - used);
-    have -= used;
+    a.open = execute(cmd.args, store, out);
+    a.used += cmd.length;
   }
+  return a;
 }
 
 }  // namespace
@@ -162,5 +148,9 @@ int main(int argc, char** argv) {
   const samples::ServerArgs args = samples::parse_args(argc, argv);
   Store store;
   return samples::run_server("resp_server", args,
-                             [&](weft::net::TcpStream& conn) { serve_resp(conn, store, args); });
+                             [&](weft::net::TcpStream& conn) {
+                               samples::serve_requests(conn, args, [&](std::string_view in, std::string& out) {
+                                 return answer_resp(in, out, store);
+                               });
+                             });
 }
