@@ -3,8 +3,11 @@
 #include "worker.hpp"
 
 #include <weft/net/errors.hpp>
+#include <weft/this_fiber.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <string>
 
 namespace weft::net::io {
@@ -61,16 +64,26 @@ void close_fd(int fd) noexcept {
 void connect(int fd, const sockaddr* addr, socklen_t size, Deadline deadline, const char* what) {
   Waiter waiter(fd, IoDir::write);
   if (WEFT_REAL(connect)(fd, addr, size) == 0) return;
-  // TCP says EINPROGRESS and shakes hands in the background; a Unix-domain socket says
-  // EAGAIN while the listener's queue is full.
+  auto backoff = std::chrono::milliseconds(1);
   for (;;) {
     const int err = errno;
     if (err == EISCONN) return;
-    if (err != EINPROGRESS && err != EALREADY && err != EAGAIN) throw_errno(err, what);
-    waiter.wait(deadline, what);
-    // Asking again (rather than reading SO_ERROR, which is also 0 while the handshake is
-    // still under way) answers 0 or EISCONN once connected, EALREADY while pending, and
-    // the handshake's error (ECONNREFUSED, ...) if it failed.
+    if (err == EAGAIN) {
+      // A Unix-domain listener's queue is full. The kernel wakes blocked connectors
+      // through the listener, which this socket cannot watch (an unconnected Unix socket
+      // always polls writable), so try again after a pause, doubling up to 32 ms.
+      if (deadline.passed()) throw_timeout(what);
+      sleep_until(earliest(deadline, Deadline(backoff)).time());
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(32));
+    } else if (err == EINPROGRESS || err == EALREADY) {
+      // TCP shakes hands in the background. Asking again once the socket is writable
+      // (rather than reading SO_ERROR, which is also 0 while the handshake is under way)
+      // answers 0 or EISCONN once connected, EALREADY while pending, and the handshake's
+      // error (ECONNREFUSED, ...) if it failed.
+      waiter.wait(deadline, what);
+    } else {
+      throw_errno(err, what);
+    }
     if (WEFT_REAL(connect)(fd, addr, size) == 0) return;
   }
 }

@@ -109,12 +109,6 @@ class Stream : public Socket {
 
  protected:
   explicit Stream(int managed_fd) noexcept : Socket(managed_fd) {}
-
- private:
-  // The last read returned less than it asked for, so the kernel's queue was empty then:
-  // a fiber's next read waits for the reactor's next edge before asking the kernel,
-  // saving the read that would return EAGAIN (one syscall per request for a server).
-  bool drained_ = false;
 };
 
 }  // namespace weft::net

@@ -1,0 +1,426 @@
+// Stream's drained_ hint (include/weft/net/socket.hpp): after a read that returned less
+// than it asked for, a fiber's next read waits for the reactor's next edge before asking
+// the kernel. That must never lose data nor the end of the stream: data that is already
+// there, data that comes later (from a fiber or a plain thread, at once or after a delay),
+// a half-close, data followed by a close, many small request/response rounds on one
+// worker. Every read has a deadline, so a lost wake-up fails as timeout_error instead of
+// hanging. Fibers share one worker (WEFT_THREADS=1 too), as a server's would.
+#include <weft/net.hpp>
+#include <weft/weft.hpp>
+
+#include "support/one_worker.hpp"
+#include "support/timing.hpp"
+
+#include <doctest/doctest.h>
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+using namespace std::chrono_literals;
+using weft::net::ShutdownHow;
+using weft::net::Stream;
+using weft::net::TcpListener;
+using weft::net::TcpStream;
+using weft::net::UnixStream;
+
+namespace {
+
+enum class Where { fiber, thread };
+enum class Kind { tcp, unix_pair };
+
+// Some other party: a fiber, or a plain thread whose exception join() rethrows. Joining a
+// thread from a fiber waits on the blocking pool, so the worker keeps running fibers.
+class Peer {
+ public:
+  template <class F>
+  Peer(Where where, F f) {
+    if (where == Where::fiber) {
+      fiber_ = weft::spawn(std::move(f));
+    } else {
+      thread_ = std::thread([f = std::move(f), error = error_]() mutable {
+        try {
+          f();
+        } catch (...) {
+          *error = std::current_exception();
+        }
+      });
+    }
+  }
+  Peer(const Peer&) = delete;
+  ~Peer() {
+    if (thread_.joinable()) thread_.join();
+  }
+  void join() {
+    if (fiber_.valid()) {
+      fiber_.get();
+      return;
+    }
+    if (weft::in_fiber()) {
+      weft::spawn_blocking([this] { thread_.join(); }).get();
+    } else {
+      thread_.join();
+    }
+    if (*error_) std::rethrow_exception(*error_);
+  }
+
+ private:
+  weft::Unfuture<void> fiber_;
+  std::shared_ptr<std::exception_ptr> error_ = std::make_shared<std::exception_ptr>();
+  std::thread thread_;
+};
+
+// Two connected streams: {reader's end, writer's end}, as Stream objects of either kind.
+struct Ends {
+  std::unique_ptr<Stream> reader;
+  std::unique_ptr<Stream> writer;
+};
+
+Ends make_ends(Kind kind) {
+  if (kind == Kind::unix_pair) {
+    auto [a, b] = UnixStream::pair();
+    return {std::make_unique<UnixStream>(std::move(a)), std::make_unique<UnixStream>(std::move(b))};
+  }
+  TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
+  TcpStream client = TcpStream::connect(listener.local_address(), 5s);
+  TcpStream server = listener.accept(5s);
+  return {std::make_unique<TcpStream>(std::move(server)), std::make_unique<TcpStream>(std::move(client))};
+}
+
+std::string kind_name(Kind k) { return k == Kind::tcp ? "tcp" : "unix pair"; }
+std::string where_name(Where w) { return w == Where::fiber ? "fiber" : "plain thread"; }
+
+// Bytes queued for reading on fd (SIOCINQ), to know that a write has arrived.
+int queued(int fd) {
+  int n = 0;
+  return ::ioctl(fd, SIOCINQ, &n) == 0 ? n : -1;
+}
+
+void wait_queued(int fd, int at_least) {
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (queued(fd) < at_least && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(100us);
+  REQUIRE(queued(fd) >= at_least);
+}
+
+// One read that must return data: a short read first, so the hint is set.
+std::string read_some(Stream& s, weft::Deadline deadline = 5s) {
+  char buf[64];
+  const std::size_t n = s.read(buf, sizeof buf, deadline);
+  return std::string(buf, n);
+}
+
+// Reads until `want` bytes came, each read a short one (the buffer is larger).
+std::string read_total(Stream& s, std::size_t want, weft::Deadline deadline = 5s) {
+  std::string got;
+  while (got.size() < want) {
+    const std::string more = read_some(s, deadline);
+    if (more.empty()) break;
+    got += more;
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("after a short read, data that is already there is read") {
+  weft_test::one_worker();
+  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
+    CAPTURE(kind_name(kind));
+    weft::run([kind] {
+      Ends e = make_ends(kind);
+      // Several rounds: the first finds the fd not yet watched by the reactor, the later
+      // ones find it watched and its edges already consumed.
+      for (int round = 0; round < 5; ++round) {
+        CAPTURE(round);
+        e.writer->write_all("ab", 5s);
+        wait_queued(e.reader->fd(), 2);
+        CHECK(read_some(*e.reader) == "ab");  // short: the hint is set
+        e.writer->write_all("cdef", 5s);
+        wait_queued(e.reader->fd(), 4);
+        CHECK(read_total(*e.reader, 4) == "cdef");
+        // And once more after waiting for the reactor on an empty queue.
+        Peer later(Where::fiber, [&] {
+          weft::sleep_for(5ms);
+          e.writer->write_all("gh", 5s);
+        });
+        CHECK(read_total(*e.reader, 2) == "gh");
+        later.join();
+      }
+    });
+  }
+}
+
+TEST_CASE("after a short read, data that comes later from a fiber or a plain thread is read") {
+  weft_test::one_worker();
+  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
+    for (Where where : {Where::fiber, Where::thread}) {
+      for (auto delay : {0ms, 20ms}) {
+        CAPTURE(kind_name(kind));
+        CAPTURE(where_name(where));
+        CAPTURE(delay.count());
+        weft::run([=] {
+          Ends e = make_ends(kind);
+          for (int round = 0; round < 5; ++round) {
+            CAPTURE(round);
+            e.writer->write_all("ab", 5s);
+            wait_queued(e.reader->fd(), 2);
+            CHECK(read_some(*e.reader) == "ab");
+            Peer writer(where, [&] {
+              if (delay > 0ms) weft::sleep_for(delay);
+              e.writer->write_all("cdef", 5s);
+            });
+            std::string got;
+            try {
+              got = read_total(*e.reader, 4);
+            } catch (const weft::net::timeout_error&) {
+              FAIL("the read after a short read missed data that came later");
+            }
+            CHECK(got == "cdef");
+            writer.join();
+          }
+        });
+      }
+    }
+  }
+}
+
+TEST_CASE("after a short read, the peer's half-close is read as the end of the stream") {
+  weft_test::one_worker();
+  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
+    for (Where where : {Where::fiber, Where::thread}) {
+      for (auto delay : {0ms, 20ms}) {
+        CAPTURE(kind_name(kind));
+        CAPTURE(where_name(where));
+        CAPTURE(delay.count());
+        weft::run([=] {
+          Ends e = make_ends(kind);
+          e.writer->write_all("ab", 5s);
+          wait_queued(e.reader->fd(), 2);
+          CHECK(read_some(*e.reader) == "ab");
+          Peer closer(where, [&] {
+            if (delay > 0ms) weft::sleep_for(delay);
+            e.writer->shutdown(ShutdownHow::write);
+          });
+          char buf[64];
+          std::size_t n = 99;
+          CHECK_NOTHROW(n = e.reader->read(buf, sizeof buf, 5s));
+          CHECK(n == 0);
+          closer.join();
+          // The other direction still works after the half-close.
+          e.reader->write_all("ok", 5s);
+          CHECK(read_total(*e.writer, 2) == "ok");
+        });
+      }
+    }
+  }
+}
+
+TEST_CASE("after a short read, data followed by a close is read, then the end") {
+  weft_test::one_worker();
+  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
+    for (Where where : {Where::fiber, Where::thread}) {
+      for (auto delay : {0ms, 20ms}) {
+        CAPTURE(kind_name(kind));
+        CAPTURE(where_name(where));
+        CAPTURE(delay.count());
+        weft::run([=] {
+          Ends e = make_ends(kind);
+          e.writer->write_all("ab", 5s);
+          wait_queued(e.reader->fd(), 2);
+          CHECK(read_some(*e.reader) == "ab");
+          Peer closer(where, [&] {
+            if (delay > 0ms) weft::sleep_for(delay);
+            e.writer->write_all("cdef", 5s);
+            e.writer->close();
+          });
+          std::string got;
+          CHECK_NOTHROW(got = read_some(*e.reader, 2s));  // one write: it comes whole
+          CHECK(got == "cdef");
+          // Short again: then the end of the stream, which came with the data.
+          char buf[8];
+          std::size_t n = 99;
+          try {
+            n = e.reader->read(buf, sizeof buf, 2s);
+          } catch (const weft::net::timeout_error&) {
+            FAIL_CHECK("the end of the stream, queued behind the data, was never read");
+          }
+          CHECK(n == 0);
+          closer.join();
+        });
+      }
+    }
+  }
+}
+
+namespace {
+
+// `rounds` requests of 8 bytes and their 8-byte replies, every read a short one (into a
+// 64-byte buffer), so the hint is set before nearly every read on both sides.
+void ping_pong(Where server_where, Kind kind, int rounds) {
+  Ends e = make_ends(kind);
+  std::atomic<int> served{0};
+  Peer server(server_where, [&] {
+    Stream& s = *e.reader;
+    for (int i = 0; i < rounds; ++i) {
+      const std::string req = read_total(s, 8);
+      if (req.size() != 8 || req.substr(0, 3) != "req") FAIL("server got \"" << req << "\" in round " << i);
+      s.write_all("rep" + req.substr(3), 5s);
+      served.fetch_add(1);
+    }
+    char buf[8];
+    CHECK(s.read(buf, sizeof buf, 5s) == 0);
+  });
+  Stream& c = *e.writer;
+  int good = 0;
+  for (int i = 0; i < rounds; ++i) {
+    char req[9];
+    std::snprintf(req, sizeof req, "req%05d", i % 100000);
+    c.write_all(std::string_view(req, 8), 5s);
+    std::string rep;
+    try {
+      rep = read_total(c, 8);
+    } catch (const weft::net::timeout_error&) {
+      FAIL("round " << i << ": no reply within 5 s");
+    }
+    if (rep == "rep" + std::string(req + 3, 5)) ++good;
+  }
+  c.shutdown(ShutdownHow::write);
+  server.join();
+  CHECK(good == rounds);
+  CHECK(served.load() == rounds);
+}
+
+}  // namespace
+
+TEST_CASE("many small request/response rounds between two fibers on one worker") {
+  weft_test::one_worker();
+  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
+    CAPTURE(kind_name(kind));
+    weft::run([kind] { ping_pong(Where::fiber, kind, 20000); });
+  }
+}
+
+TEST_CASE("many small request/response rounds between a fiber and a plain thread") {
+  weft_test::one_worker();
+  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
+    CAPTURE(kind_name(kind));
+    // A fiber as the client, a plain thread as the server...
+    weft::run([kind] { ping_pong(Where::thread, kind, 5000); });
+    // ...and this plain thread as the client, a fiber as the server.
+    REQUIRE_FALSE(weft::in_fiber());
+    ping_pong(Where::fiber, kind, 5000);
+  }
+}
+
+namespace {
+
+// The reader parks in read() on an empty stream; then, while the calling fiber keeps the
+// only worker busy (so the reactor is not polled), `send_all` queues several pieces from a
+// plain thread, and their edges come out of epoll as one. The reader wakes, gets a first, short, piece, and must still get
+// the rest: the kernel may end a read early with data still queued.
+std::string read_after_coalesced_edges(Stream& reader, int queued_at_least,
+                                       std::size_t want, const std::function<void()>& send_all) {
+  std::string got;
+  std::exception_ptr error;
+  auto r = weft::spawn([&] {
+    try {
+      got = read_some(reader, 5s);  // parks: nothing is there yet
+      while (got.size() < want) {
+        const std::string more = read_some(reader, 2s);
+        if (more.empty()) break;
+        got += more;
+      }
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  weft::sleep_for(20ms);  // the reader is parked
+  std::atomic<bool> sent{false};
+  std::thread sender([&] {
+    send_all();
+    sent = true;
+  });
+  // Hog the worker: no yield, no reactor poll, until everything is queued for the reader.
+  const auto give_up = std::chrono::steady_clock::now() + 5s;
+  while ((!sent.load() || queued(reader.fd()) < queued_at_least) && std::chrono::steady_clock::now() < give_up) {
+  }
+  // A little longer, for anything the kernel still had in flight.
+  for (const auto until = std::chrono::steady_clock::now() + 20ms; std::chrono::steady_clock::now() < until;) {
+  }
+  sender.join();
+  r.get();
+  if (error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const weft::net::timeout_error&) {
+      char peek[64];
+      const ssize_t readable = ::recv(reader.fd(), peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
+      FAIL_CHECK("after the short read \"" << got << "\", the next read timed out with "
+                 << readable << " bytes readable in the kernel");
+    }
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("a short read that stops at a message carrying fds does not strand the data after it") {
+  // A Unix stream read stops at an skb that carried SCM_RIGHTS, with more data queued.
+  weft_test::one_worker();
+  weft::run([] {
+    auto [a, b] = UnixStream::pair();
+    const int sender = a.fd();
+    const std::string got = read_after_coalesced_edges(b, 2, 2, [sender] {
+      int passed = ::dup(1);
+      char cbuf[CMSG_SPACE(sizeof(int))] = {};
+      char byte = 'a';
+      iovec iov{&byte, 1};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = cbuf;
+      msg.msg_controllen = sizeof cbuf;
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      std::memcpy(CMSG_DATA(c), &passed, sizeof passed);
+      CHECK(::sendmsg(sender, &msg, 0) == 1);
+      ::close(passed);
+      CHECK(::send(sender, "b", 1, 0) == 1);
+    });
+    CHECK(got == "ab");
+  });
+}
+
+TEST_CASE("a short read that stops at TCP urgent data does not strand the data after it") {
+  // tcp_recvmsg stops at the urgent mark; the urgent byte is dropped from the stream
+  // (no SO_OOBINLINE) and the bytes after it are queued. (SIOCINQ counts only up to the
+  // mark: 3.)
+  weft_test::one_worker();
+  weft::run([] {
+    TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
+    TcpStream client = TcpStream::connect(listener.local_address(), 5s);
+    TcpStream server = listener.accept(5s);
+    const int sender = client.fd();
+    const std::string got = read_after_coalesced_edges(server, 3, 6, [sender] {
+      CHECK(::send(sender, "abc", 3, 0) == 3);
+      CHECK(::send(sender, "!", 1, MSG_OOB) == 1);
+      CHECK(::send(sender, "efg", 3, 0) == 3);
+    });
+    CHECK(got == "abcefg");
+  });
+}
