@@ -1,11 +1,13 @@
 // A minimal program built against an *installed* weft, by tests/install/check_install.sh:
 // once with find_package(weft CONFIG) and once with pkg-config, shared and static.
 // Exit code 0 on success; otherwise a message on stderr and a nonzero code.
+#include <weft/net.hpp>
 #include <weft/weft.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -34,6 +36,25 @@ bool shims_are_linked() {
   return false;
 }
 
+// weft::net's headers are installed and its code linked: a served echo, one round trip.
+bool net_is_there() {
+  auto server = weft::net::serve(weft::net::TcpListener::bind({"127.0.0.1", 0}), [](weft::net::TcpStream& c) {
+    char buf[16];
+    while (const std::size_t n = c.read(buf, sizeof buf)) c.write_all(buf, n);
+  });
+  const std::string got = weft::run([addr = server.local_address()] {
+    auto conn = weft::net::TcpStream::connect(addr, 5s);
+    conn.write_all("ping");
+    char buf[4];
+    conn.read_exact(buf, sizeof buf, 5s);
+    return std::string(buf, sizeof buf);
+  });
+  server.stop(1s);
+  if (got == "ping") return true;
+  std::fprintf(stderr, "consumer: the echo server answered \"%s\"\n", got.c_str());
+  return false;
+}
+
 }  // namespace
 
 int main() {
@@ -58,7 +79,8 @@ int main() {
       return 1;
     }
     if (!shims_are_linked()) return 1;
-    std::printf("consumer: ok (shims too), fiber returned %d after %.1f ms\n", value,
+    if (!net_is_there()) return 1;
+    std::printf("consumer: ok (shims and weft::net too), fiber returned %d after %.1f ms\n", value,
                 std::chrono::duration<double, std::milli>(took).count());
     return 0;
   } catch (const std::exception& e) {
