@@ -5,7 +5,7 @@
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 
-#include "support/timing.hpp"
+#include "support/net_places.hpp"
 
 #include <doctest/doctest.h>
 
@@ -19,6 +19,7 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using namespace weft_test;
 using weft::net::TcpListener;
 using weft::net::TcpStream;
 
@@ -64,9 +65,9 @@ class FdsExhausted {
 }  // namespace
 
 TEST_CASE("accept out of descriptors throws EMFILE at once and leaves the connection queued") {
-  for (bool in_fiber : {true, false}) {
-    CAPTURE(in_fiber);
-    auto body = [] {
+  for (Where where : {Where::fiber, Where::thread}) {
+    CAPTURE(where_name(where));
+    on(where, [] {
       TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
       TcpStream client = TcpStream::connect(listener.local_address(), 5s);
       client.write_all("queued", 5s);
@@ -108,11 +109,6 @@ TEST_CASE("accept out of descriptors throws EMFILE at once and leaves the connec
         client.read_exact(buf, 6, 5s);
         CHECK(std::string(buf, 6) == "served");
       }
-    };
-    if (in_fiber) {
-      weft::run(body);
-    } else {
-      body();
-    }
+    });
   }
 }

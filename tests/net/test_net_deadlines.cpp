@@ -7,103 +7,30 @@
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 
+#include "support/net_places.hpp"
 #include "support/one_worker.hpp"
-#include "support/stall_watch.hpp"
-#include "support/timing.hpp"
 
 #include <doctest/doctest.h>
 
-#include <linux/sockios.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <exception>
-#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using namespace weft_test;
 using weft::net::TcpListener;
 using weft::net::TcpStream;
 using weft::net::timeout_error;
-using weft_test::ms;
-using weft_test::took;
 
 namespace {
-
-enum class Where { fiber, thread };
-std::string where_name(Where w) { return w == Where::fiber ? "fibers" : "plain threads"; }
-
-const auto kLate = std::chrono::milliseconds(50 * WEFT_TEST_SLACK);
-weft_test::StallWatch stall_watch;
-Clock::duration late_ok() { return kLate + stall_watch.worst(); }
-
-// Some other party: a fiber, or a plain thread whose exception join() rethrows.
-class Peer {
- public:
-  template <class F>
-  Peer(Where where, F f) {
-    if (where == Where::fiber) {
-      fiber_ = weft::spawn(std::move(f));
-    } else {
-      thread_ = std::thread([f = std::move(f), error = error_]() mutable {
-        try {
-          f();
-        } catch (...) {
-          *error = std::current_exception();
-        }
-      });
-    }
-  }
-  Peer(const Peer&) = delete;
-  ~Peer() {
-    if (thread_.joinable()) thread_.join();
-  }
-  void join() {
-    if (fiber_.valid()) {
-      fiber_.get();
-      return;
-    }
-    if (weft::in_fiber()) {
-      weft::spawn_blocking([this] { thread_.join(); }).get();
-    } else {
-      thread_.join();
-    }
-    if (*error_) std::rethrow_exception(*error_);
-  }
-
- private:
-  weft::Unfuture<void> fiber_;
-  std::shared_ptr<std::exception_ptr> error_ = std::make_shared<std::exception_ptr>();
-  std::thread thread_;
-};
-
-template <class F>
-void on(Where where, F f) {
-  weft_test::one_worker();
-  if (where == Where::fiber) {
-    weft::run(std::move(f));
-  } else {
-    REQUIRE_FALSE(weft::in_fiber());
-    f();
-  }
-}
-
-std::pair<TcpStream, TcpStream> tcp_pair() {
-  TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
-  TcpStream client = TcpStream::connect(listener.local_address(), 5s);
-  TcpStream server = listener.accept(5s);
-  return {std::move(client), std::move(server)};
-}
 
 // How long f took to throw timeout_error; fails the test if it threw nothing or else.
 template <class F>
@@ -124,24 +51,14 @@ Clock::duration reference(std::chrono::milliseconds d) {
   return took([d] { weft::sleep_for(d); });
 }
 
-int queued(int fd) {
-  int n = 0;
-  return ::ioctl(fd, SIOCINQ, &n) == 0 ? n : -1;
-}
-
-void wait_queued(int fd, int at_least) {
-  const auto give_up = Clock::now() + 5s;
-  while (queued(fd) < at_least && Clock::now() < give_up) std::this_thread::sleep_for(100us);
-  REQUIRE(queued(fd) >= at_least);
-}
-
 }  // namespace
 
 TEST_CASE("read with a timeout throws timeout_error after about the timeout, and loses nothing") {
+  weft_test::one_worker();
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [] {
-      stall_watch.reset();
+      stall_watch().reset();
       auto [a, b] = tcp_pair();
       const auto ref = reference(100ms);
       char buf[16];
@@ -163,10 +80,11 @@ TEST_CASE("read with a timeout throws timeout_error after about the timeout, and
 }
 
 TEST_CASE("accept with a deadline times out after about the deadline, and accepts before it") {
+  weft_test::one_worker();
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [where] {
-      stall_watch.reset();
+      stall_watch().reset();
       TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
       const auto ref = reference(100ms);
       const auto d = time_to_timeout([&] { (void)listener.accept(100ms); });
@@ -189,10 +107,11 @@ TEST_CASE("accept with a deadline times out after about the deadline, and accept
 }
 
 TEST_CASE("connect with a deadline to a listener whose backlog is full times out") {
+  weft_test::one_worker();
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [] {
-      stall_watch.reset();
+      stall_watch().reset();
       // Backlog 0: one connection fills the accept queue; nobody accepts, so the kernel
       // drops the next SYNs and those clients wait for a SYN-ACK that does not come.
       TcpListener listener = TcpListener::bind({"127.0.0.1", 0}, {.backlog = 0});
@@ -224,10 +143,11 @@ TEST_CASE("connect with a deadline to a listener whose backlog is full times out
 }
 
 TEST_CASE("write_all to a peer that never reads times out at its deadline") {
+  weft_test::one_worker();
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [] {
-      stall_watch.reset();
+      stall_watch().reset();
       auto [a, b] = tcp_pair();
       const std::vector<std::byte> big(64u << 20);  // more than the kernel buffers
       const auto ref = reference(150ms);
@@ -240,12 +160,13 @@ TEST_CASE("write_all to a peer that never reads times out at its deadline") {
 }
 
 TEST_CASE("one absolute Deadline shared by several reads bounds the whole sequence") {
+  weft_test::one_worker();
   for (Where where : {Where::fiber, Where::thread}) {
     for (int form = 0; form < 3; ++form) {
       CAPTURE(where_name(where));
       CAPTURE(form);
       on(where, [where, form] {
-        stall_watch.reset();
+        stall_watch().reset();
         auto [a, b] = tcp_pair();
         std::atomic<bool> stop{false};
         // A byte every 20 ms for 400 ms: a fresh 100 ms per read would never time out.
@@ -282,10 +203,11 @@ TEST_CASE("one absolute Deadline shared by several reads bounds the whole sequen
 }
 
 TEST_CASE("a zero timeout returns data that is already there, and times out at once without") {
+  weft_test::one_worker();
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [] {
-      stall_watch.reset();
+      stall_watch().reset();
       auto [a, b] = tcp_pair();
       char buf[64];
       const auto empty = time_to_timeout([&] { a.read(buf, sizeof buf, 0ms); });
@@ -315,6 +237,7 @@ TEST_CASE("a zero timeout returns data that is already there, and times out at o
 }
 
 TEST_CASE("a short deadline returns data already queued, even right after a short read on a busy worker") {
+  weft_test::one_worker();
   // The data is there when read() is called, so read must not time out, whatever else
   // the worker does meanwhile: the same holds for a stream that had no short read.
   on(Where::fiber, [] {
@@ -347,6 +270,7 @@ TEST_CASE("a short deadline returns data already queued, even right after a shor
 }
 
 TEST_CASE("negative timeouts throw std::invalid_argument") {
+  weft_test::one_worker();
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [] {
@@ -367,6 +291,7 @@ TEST_CASE("negative timeouts throw std::invalid_argument") {
 }
 
 TEST_CASE("other fibers on the worker keep running while one waits for a read or an accept") {
+  weft_test::one_worker();
   on(Where::fiber, [] {
     auto [a, b] = tcp_pair();
     TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
@@ -438,7 +363,7 @@ void on_usr1(int) { signals_seen.fetch_add(1); }
 }  // namespace
 
 TEST_CASE("a plain thread's timed read is neither cut short nor failed by signals") {
-  stall_watch.reset();
+  stall_watch().reset();
   struct sigaction sa {};
   sa.sa_handler = on_usr1;
   sigemptyset(&sa.sa_mask);

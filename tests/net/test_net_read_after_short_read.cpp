@@ -8,13 +8,11 @@
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 
+#include "support/net_places.hpp"
 #include "support/one_worker.hpp"
-#include "support/timing.hpp"
 
 #include <doctest/doctest.h>
 
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,57 +29,15 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using namespace weft_test;
 using weft::net::ShutdownHow;
 using weft::net::Stream;
-using weft::net::TcpListener;
 using weft::net::TcpStream;
 using weft::net::UnixStream;
 
 namespace {
 
-enum class Where { fiber, thread };
 enum class Kind { tcp, unix_pair };
-
-// Some other party: a fiber, or a plain thread whose exception join() rethrows. Joining a
-// thread from a fiber waits on the blocking pool, so the worker keeps running fibers.
-class Peer {
- public:
-  template <class F>
-  Peer(Where where, F f) {
-    if (where == Where::fiber) {
-      fiber_ = weft::spawn(std::move(f));
-    } else {
-      thread_ = std::thread([f = std::move(f), error = error_]() mutable {
-        try {
-          f();
-        } catch (...) {
-          *error = std::current_exception();
-        }
-      });
-    }
-  }
-  Peer(const Peer&) = delete;
-  ~Peer() {
-    if (thread_.joinable()) thread_.join();
-  }
-  void join() {
-    if (fiber_.valid()) {
-      fiber_.get();
-      return;
-    }
-    if (weft::in_fiber()) {
-      weft::spawn_blocking([this] { thread_.join(); }).get();
-    } else {
-      thread_.join();
-    }
-    if (*error_) std::rethrow_exception(*error_);
-  }
-
- private:
-  weft::Unfuture<void> fiber_;
-  std::shared_ptr<std::exception_ptr> error_ = std::make_shared<std::exception_ptr>();
-  std::thread thread_;
-};
 
 // Two connected streams: {reader's end, writer's end}, as Stream objects of either kind.
 struct Ends {
@@ -94,26 +50,11 @@ Ends make_ends(Kind kind) {
     auto [a, b] = UnixStream::pair();
     return {std::make_unique<UnixStream>(std::move(a)), std::make_unique<UnixStream>(std::move(b))};
   }
-  TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
-  TcpStream client = TcpStream::connect(listener.local_address(), 5s);
-  TcpStream server = listener.accept(5s);
+  auto [client, server] = tcp_pair();
   return {std::make_unique<TcpStream>(std::move(server)), std::make_unique<TcpStream>(std::move(client))};
 }
 
 std::string kind_name(Kind k) { return k == Kind::tcp ? "tcp" : "unix pair"; }
-std::string where_name(Where w) { return w == Where::fiber ? "fiber" : "plain thread"; }
-
-// Bytes queued for reading on fd (SIOCINQ), to know that a write has arrived.
-int queued(int fd) {
-  int n = 0;
-  return ::ioctl(fd, SIOCINQ, &n) == 0 ? n : -1;
-}
-
-void wait_queued(int fd, int at_least) {
-  const auto give_up = std::chrono::steady_clock::now() + 5s;
-  while (queued(fd) < at_least && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(100us);
-  REQUIRE(queued(fd) >= at_least);
-}
 
 // One read that must return data: a short read first, so the hint is set.
 std::string read_some(Stream& s, weft::Deadline deadline = 5s) {
@@ -133,6 +74,32 @@ std::string read_total(Stream& s, std::size_t want, weft::Deadline deadline = 5s
   return got;
 }
 
+// The short read that sets the hint: "ab" into a larger buffer, once it has arrived.
+void short_read(Ends& e) {
+  e.writer->write_all("ab", 5s);
+  wait_queued(e.reader->fd(), 2);
+  CHECK(read_some(*e.reader) == "ab");
+}
+
+// body(ends, where, delay) in a fiber, on fresh ends of each kind, with the other party in
+// a fiber or on a plain thread, acting at once or after a delay (the reader parked by then).
+template <class F>
+void for_each_case(F body) {
+  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
+    for (Where where : {Where::fiber, Where::thread}) {
+      for (std::chrono::milliseconds delay : {0ms, 20ms}) {
+        CAPTURE(kind_name(kind));
+        CAPTURE(where_name(where));
+        CAPTURE(delay.count());
+        weft::run([&] {
+          Ends e = make_ends(kind);
+          body(e, where, delay);
+        });
+      }
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("after a short read, data that is already there is read") {
@@ -145,9 +112,7 @@ TEST_CASE("after a short read, data that is already there is read") {
       // ones find it watched and its edges already consumed.
       for (int round = 0; round < 5; ++round) {
         CAPTURE(round);
-        e.writer->write_all("ab", 5s);
-        wait_queued(e.reader->fd(), 2);
-        CHECK(read_some(*e.reader) == "ab");  // short: the hint is set
+        short_read(e);
         e.writer->write_all("cdef", 5s);
         wait_queued(e.reader->fd(), 4);
         CHECK(read_total(*e.reader, 4) == "cdef");
@@ -165,104 +130,68 @@ TEST_CASE("after a short read, data that is already there is read") {
 
 TEST_CASE("after a short read, data that comes later from a fiber or a plain thread is read") {
   weft_test::one_worker();
-  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
-    for (Where where : {Where::fiber, Where::thread}) {
-      for (auto delay : {0ms, 20ms}) {
-        CAPTURE(kind_name(kind));
-        CAPTURE(where_name(where));
-        CAPTURE(delay.count());
-        weft::run([=] {
-          Ends e = make_ends(kind);
-          for (int round = 0; round < 5; ++round) {
-            CAPTURE(round);
-            e.writer->write_all("ab", 5s);
-            wait_queued(e.reader->fd(), 2);
-            CHECK(read_some(*e.reader) == "ab");
-            Peer writer(where, [&] {
-              if (delay > 0ms) weft::sleep_for(delay);
-              e.writer->write_all("cdef", 5s);
-            });
-            std::string got;
-            try {
-              got = read_total(*e.reader, 4);
-            } catch (const weft::net::timeout_error&) {
-              FAIL("the read after a short read missed data that came later");
-            }
-            CHECK(got == "cdef");
-            writer.join();
-          }
-        });
+  for_each_case([](Ends& e, Where where, std::chrono::milliseconds delay) {
+    for (int round = 0; round < 5; ++round) {
+      CAPTURE(round);
+      short_read(e);
+      Peer writer(where, [&] {
+        if (delay > 0ms) weft::sleep_for(delay);
+        e.writer->write_all("cdef", 5s);
+      });
+      std::string got;
+      try {
+        got = read_total(*e.reader, 4);
+      } catch (const weft::net::timeout_error&) {
+        FAIL("the read after a short read missed data that came later");
       }
+      CHECK(got == "cdef");
+      writer.join();
     }
-  }
+  });
 }
 
 TEST_CASE("after a short read, the peer's half-close is read as the end of the stream") {
   weft_test::one_worker();
-  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
-    for (Where where : {Where::fiber, Where::thread}) {
-      for (auto delay : {0ms, 20ms}) {
-        CAPTURE(kind_name(kind));
-        CAPTURE(where_name(where));
-        CAPTURE(delay.count());
-        weft::run([=] {
-          Ends e = make_ends(kind);
-          e.writer->write_all("ab", 5s);
-          wait_queued(e.reader->fd(), 2);
-          CHECK(read_some(*e.reader) == "ab");
-          Peer closer(where, [&] {
-            if (delay > 0ms) weft::sleep_for(delay);
-            e.writer->shutdown(ShutdownHow::write);
-          });
-          char buf[64];
-          std::size_t n = 99;
-          CHECK_NOTHROW(n = e.reader->read(buf, sizeof buf, 5s));
-          CHECK(n == 0);
-          closer.join();
-          // The other direction still works after the half-close.
-          e.reader->write_all("ok", 5s);
-          CHECK(read_total(*e.writer, 2) == "ok");
-        });
-      }
-    }
-  }
+  for_each_case([](Ends& e, Where where, std::chrono::milliseconds delay) {
+    short_read(e);
+    Peer closer(where, [&] {
+      if (delay > 0ms) weft::sleep_for(delay);
+      e.writer->shutdown(ShutdownHow::write);
+    });
+    char buf[64];
+    std::size_t n = 99;
+    CHECK_NOTHROW(n = e.reader->read(buf, sizeof buf, 5s));
+    CHECK(n == 0);
+    closer.join();
+    // The other direction still works after the half-close.
+    e.reader->write_all("ok", 5s);
+    CHECK(read_total(*e.writer, 2) == "ok");
+  });
 }
 
 TEST_CASE("after a short read, data followed by a close is read, then the end") {
   weft_test::one_worker();
-  for (Kind kind : {Kind::tcp, Kind::unix_pair}) {
-    for (Where where : {Where::fiber, Where::thread}) {
-      for (auto delay : {0ms, 20ms}) {
-        CAPTURE(kind_name(kind));
-        CAPTURE(where_name(where));
-        CAPTURE(delay.count());
-        weft::run([=] {
-          Ends e = make_ends(kind);
-          e.writer->write_all("ab", 5s);
-          wait_queued(e.reader->fd(), 2);
-          CHECK(read_some(*e.reader) == "ab");
-          Peer closer(where, [&] {
-            if (delay > 0ms) weft::sleep_for(delay);
-            e.writer->write_all("cdef", 5s);
-            e.writer->close();
-          });
-          std::string got;
-          CHECK_NOTHROW(got = read_some(*e.reader, 2s));  // one write: it comes whole
-          CHECK(got == "cdef");
-          // Short again: then the end of the stream, which came with the data.
-          char buf[8];
-          std::size_t n = 99;
-          try {
-            n = e.reader->read(buf, sizeof buf, 2s);
-          } catch (const weft::net::timeout_error&) {
-            FAIL_CHECK("the end of the stream, queued behind the data, was never read");
-          }
-          CHECK(n == 0);
-          closer.join();
-        });
-      }
+  for_each_case([](Ends& e, Where where, std::chrono::milliseconds delay) {
+    short_read(e);
+    Peer closer(where, [&] {
+      if (delay > 0ms) weft::sleep_for(delay);
+      e.writer->write_all("cdef", 5s);
+      e.writer->close();
+    });
+    std::string got;
+    CHECK_NOTHROW(got = read_some(*e.reader, 2s));  // one write: it comes whole
+    CHECK(got == "cdef");
+    // Short again: then the end of the stream, which came with the data.
+    char buf[8];
+    std::size_t n = 99;
+    try {
+      n = e.reader->read(buf, sizeof buf, 2s);
+    } catch (const weft::net::timeout_error&) {
+      FAIL_CHECK("the end of the stream, queued behind the data, was never read");
     }
-  }
+    CHECK(n == 0);
+    closer.join();
+  });
 }
 
 namespace {
@@ -412,9 +341,7 @@ TEST_CASE("a short read that stops at TCP urgent data does not strand the data a
   // mark: 3.)
   weft_test::one_worker();
   weft::run([] {
-    TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
-    TcpStream client = TcpStream::connect(listener.local_address(), 5s);
-    TcpStream server = listener.accept(5s);
+    auto [client, server] = tcp_pair();
     const int sender = client.fd();
     const std::string got = read_after_coalesced_edges(server, 3, 6, [sender] {
       CHECK(::send(sender, "abc", 3, 0) == 3);

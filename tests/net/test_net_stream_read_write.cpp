@@ -6,7 +6,7 @@
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 
-#include "support/timing.hpp"
+#include "support/net_places.hpp"
 
 #include <doctest/doctest.h>
 
@@ -23,81 +23,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <exception>
-#include <memory>
 #include <string>
-#include <thread>
-#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
+using namespace weft_test;
 using weft::net::ShutdownHow;
 using weft::net::TcpListener;
 using weft::net::TcpStream;
 
 namespace {
-
-enum class Where { fiber, thread };
-
-// Some other party: a fiber, or a plain thread whose exception join() rethrows. Joining a
-// thread from a fiber waits on the blocking pool, so the worker keeps running fibers.
-class Peer {
- public:
-  template <class F>
-  Peer(Where where, F f) {
-    if (where == Where::fiber) {
-      fiber_ = weft::spawn(std::move(f));
-    } else {
-      thread_ = std::thread([f = std::move(f), error = error_]() mutable {
-        try {
-          f();
-        } catch (...) {
-          *error = std::current_exception();
-        }
-      });
-    }
-  }
-  Peer(const Peer&) = delete;
-  ~Peer() {
-    if (thread_.joinable()) thread_.join();
-  }
-  void join() {
-    if (fiber_.valid()) {
-      fiber_.get();
-      return;
-    }
-    if (weft::in_fiber()) {
-      weft::spawn_blocking([this] { thread_.join(); }).get();
-    } else {
-      thread_.join();
-    }
-    if (*error_) std::rethrow_exception(*error_);
-  }
-
- private:
-  weft::Unfuture<void> fiber_;
-  std::shared_ptr<std::exception_ptr> error_ = std::make_shared<std::exception_ptr>();
-  std::thread thread_;
-};
-
-// f() in a fiber (waited for), or right here on the test's plain thread.
-template <class F>
-void on(Where where, F f) {
-  if (where == Where::fiber) {
-    weft::run(std::move(f));
-  } else {
-    REQUIRE_FALSE(weft::in_fiber());
-    f();
-  }
-}
-
-// A connected pair over 127.0.0.1: {client, server}.
-std::pair<TcpStream, TcpStream> tcp_pair() {
-  TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
-  TcpStream client = TcpStream::connect(listener.local_address(), 5s);
-  TcpStream server = listener.accept(5s);
-  return {std::move(client), std::move(server)};
-}
 
 std::byte pattern(std::size_t i) { return static_cast<std::byte>((i * 7 + (i >> 12) + (i >> 20)) & 0xff); }
 
@@ -135,8 +70,7 @@ void install_sigpipe_counter() {
 
 TEST_CASE("a round trip over TcpListener and TcpStream on 127.0.0.1 port 0") {
   for (Where where : {Where::fiber, Where::thread}) {
-    const std::string in = where == Where::fiber ? "fibers" : "plain threads";
-    CAPTURE(in);
+    CAPTURE(where_name(where));
     on(where, [where] {
       TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
       const auto addr = listener.local_address();
@@ -178,8 +112,7 @@ TEST_CASE("a round trip over TcpListener and TcpStream on 127.0.0.1 port 0") {
 
 TEST_CASE("read returns 0 at the end of the stream: a waiting reader when the peer closes") {
   for (Where where : {Where::fiber, Where::thread}) {
-    const std::string in = where == Where::fiber ? "fibers" : "plain threads";
-    CAPTURE(in);
+    CAPTURE(where_name(where));
     on(where, [where] {
       auto [client, server] = tcp_pair();
       Peer closer(where, [&server] {
@@ -189,7 +122,7 @@ TEST_CASE("read returns 0 at the end of the stream: a waiting reader when the pe
       });
       char buf[64];
       CHECK(client.read(buf, sizeof buf, 5s) == 4);
-      const auto waited = weft_test::took([&] { CHECK(client.read(buf, sizeof buf, 5s) == 0); });
+      const auto waited = took([&] { CHECK(client.read(buf, sizeof buf, 5s) == 0); });
       CHECK(waited < 4s);
       CHECK(client.read(buf, sizeof buf, 5s) == 0);
       closer.join();
@@ -201,8 +134,7 @@ TEST_CASE("read returns 0 at the end of the stream: a waiting reader when the pe
 
 TEST_CASE("read_exact fills its buffer across several partial writes") {
   for (Where where : {Where::fiber, Where::thread}) {
-    const std::string in = where == Where::fiber ? "fibers" : "plain threads";
-    CAPTURE(in);
+    CAPTURE(where_name(where));
     on(where, [where] {
       auto [client, server] = tcp_pair();
       constexpr std::size_t kPieces = 10, kPiece = 100;
@@ -233,8 +165,7 @@ TEST_CASE("read_exact fills its buffer across several partial writes") {
 
 TEST_CASE("read_exact throws unexpected_eof, a system_error, when the stream ends early") {
   for (Where where : {Where::fiber, Where::thread}) {
-    const std::string in = where == Where::fiber ? "fibers" : "plain threads";
-    CAPTURE(in);
+    CAPTURE(where_name(where));
     on(where, [where] {
       auto [client, server] = tcp_pair();
       Peer writer(where, [&server] {
@@ -269,8 +200,7 @@ TEST_CASE("write_all of 16 MB to a slow reader arrives intact") {
   const std::uint64_t sent_sum = fnv1a(kFnvStart, data.data(), kTotal);
 
   for (Where where : {Where::fiber, Where::thread}) {
-    const std::string in = where == Where::fiber ? "fibers" : "plain threads";
-    CAPTURE(in);
+    CAPTURE(where_name(where));
     on(where, [&, where] {
       auto [client, server] = tcp_pair();
       std::size_t received = 0, wrong = 0, reads = 0;
@@ -314,8 +244,7 @@ TEST_CASE("writing to a peer that closed throws EPIPE or ECONNRESET, and raises 
   install_sigpipe_counter();
   sigpipes = 0;
   for (Where where : {Where::fiber, Where::thread}) {
-    const std::string in = where == Where::fiber ? "fibers" : "plain threads";
-    CAPTURE(in);
+    CAPTURE(where_name(where));
     on(where, [] {
       for (bool use_write_all : {false, true}) {
         CAPTURE(use_write_all);
@@ -352,8 +281,7 @@ TEST_CASE("writing to a peer that closed throws EPIPE or ECONNRESET, and raises 
 
 TEST_CASE("a peer's reset (SO_LINGER 0, then close) makes read throw ECONNRESET") {
   for (Where where : {Where::fiber, Where::thread}) {
-    const std::string in = where == Where::fiber ? "fibers" : "plain threads";
-    CAPTURE(in);
+    CAPTURE(where_name(where));
     on(where, [where] {
       for (bool reader_waits_first : {true, false}) {
         CAPTURE(reader_waits_first);

@@ -5,87 +5,20 @@
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 
-#include "support/stall_watch.hpp"
-#include "support/timing.hpp"
+#include "support/net_places.hpp"
 
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <cstring>
-#include <exception>
-#include <memory>
 #include <string>
-#include <thread>
-#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using namespace weft_test;
 using weft::net::Datagram;
 using weft::net::SocketAddress;
 using weft::net::UdpSocket;
-using weft_test::ms;
-using weft_test::took;
-
-namespace {
-
-enum class Where { fiber, thread };
-std::string where_name(Where w) { return w == Where::fiber ? "fibers" : "plain threads"; }
-
-const auto kLate = std::chrono::milliseconds(50 * WEFT_TEST_SLACK);
-weft_test::StallWatch stall_watch;
-
-// Some other party: a fiber, or a plain thread whose exception join() rethrows.
-class Peer {
- public:
-  template <class F>
-  Peer(Where where, F f) {
-    if (where == Where::fiber) {
-      fiber_ = weft::spawn(std::move(f));
-    } else {
-      thread_ = std::thread([f = std::move(f), error = error_]() mutable {
-        try {
-          f();
-        } catch (...) {
-          *error = std::current_exception();
-        }
-      });
-    }
-  }
-  Peer(const Peer&) = delete;
-  ~Peer() {
-    if (thread_.joinable()) thread_.join();
-  }
-  void join() {
-    if (fiber_.valid()) {
-      fiber_.get();
-      return;
-    }
-    if (weft::in_fiber()) {
-      weft::spawn_blocking([this] { thread_.join(); }).get();
-    } else {
-      thread_.join();
-    }
-    if (*error_) std::rethrow_exception(*error_);
-  }
-
- private:
-  weft::Unfuture<void> fiber_;
-  std::shared_ptr<std::exception_ptr> error_ = std::make_shared<std::exception_ptr>();
-  std::thread thread_;
-};
-
-template <class F>
-void on(Where where, F f) {
-  if (where == Where::fiber) {
-    weft::run(std::move(f));
-  } else {
-    REQUIRE_FALSE(weft::in_fiber());
-    f();
-  }
-}
-
-}  // namespace
 
 TEST_CASE("send_to and receive_from between two sockets, with the sender's address") {
   for (Where where : {Where::fiber, Where::thread}) {
@@ -185,7 +118,7 @@ TEST_CASE("a zero-length datagram is received as size 0, not truncated") {
 }
 
 TEST_CASE("receive with a timeout throws timeout_error after about the timeout") {
-  stall_watch.reset();
+  stall_watch().reset();
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [] {
@@ -207,7 +140,7 @@ TEST_CASE("receive with a timeout throws timeout_error after about the timeout")
           }
         });
         CHECK(d >= 100ms);
-        CHECK_MESSAGE(d < ref + kLate + stall_watch.worst(), "took " << ms(d) << " ms, sleep_for(100ms) " << ms(ref));
+        CHECK_MESSAGE(d < ref + late_ok(), "took " << ms(d) << " ms, sleep_for(100ms) " << ms(ref));
       }
       // The socket still works.
       UdpSocket a = UdpSocket::open();

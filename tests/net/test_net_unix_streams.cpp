@@ -5,8 +5,7 @@
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 
-#include "support/stall_watch.hpp"
-#include "support/timing.hpp"
+#include "support/net_places.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,80 +20,19 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <exception>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
+using namespace weft_test;
 using weft::net::ShutdownHow;
 using weft::net::SocketAddress;
 using weft::net::UnixListener;
 using weft::net::UnixStream;
-using weft_test::ms;
-using weft_test::took;
 
 namespace {
-
-enum class Where { fiber, thread };
-std::string where_name(Where w) { return w == Where::fiber ? "fibers" : "plain threads"; }
-
-const auto kLate = std::chrono::milliseconds(50 * WEFT_TEST_SLACK);
-weft_test::StallWatch stall_watch;
-
-// Some other party: a fiber, or a plain thread whose exception join() rethrows.
-class Peer {
- public:
-  template <class F>
-  Peer(Where where, F f) {
-    if (where == Where::fiber) {
-      fiber_ = weft::spawn(std::move(f));
-    } else {
-      thread_ = std::thread([f = std::move(f), error = error_]() mutable {
-        try {
-          f();
-        } catch (...) {
-          *error = std::current_exception();
-        }
-      });
-    }
-  }
-  Peer(const Peer&) = delete;
-  ~Peer() {
-    if (thread_.joinable()) thread_.join();
-  }
-  void join() {
-    if (fiber_.valid()) {
-      fiber_.get();
-      return;
-    }
-    if (weft::in_fiber()) {
-      weft::spawn_blocking([this] { thread_.join(); }).get();
-    } else {
-      thread_.join();
-    }
-    if (*error_) std::rethrow_exception(*error_);
-  }
-
- private:
-  weft::Unfuture<void> fiber_;
-  std::shared_ptr<std::exception_ptr> error_ = std::make_shared<std::exception_ptr>();
-  std::thread thread_;
-};
-
-template <class F>
-void on(Where where, F f) {
-  if (where == Where::fiber) {
-    weft::run(std::move(f));
-  } else {
-    REQUIRE_FALSE(weft::in_fiber());
-    f();
-  }
-}
 
 // A fresh directory for socket files, removed with everything in it at the end.
 class TempDir {
@@ -353,7 +291,7 @@ TEST_CASE("connecting to a missing path throws ENOENT; to a file that is no sock
 
 TEST_CASE("connect waits while the listener's queue is full, and gets in once it accepts") {
   TempDir dir;
-  stall_watch.reset();
+  stall_watch().reset();
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [&, where] {
@@ -371,7 +309,7 @@ TEST_CASE("connect waits while the listener's queue is full, and gets in once it
       MESSAGE("connect(200ms) to a full queue: " << ms(d) << " ms, " << ms(cpu) << " ms of CPU; sleep_for(200ms) "
                                                  << ms(ref) << " ms");
       CHECK(d >= 200ms);
-      CHECK(d < ref + kLate + stall_watch.worst());
+      CHECK(d < ref + late_ok());
       if (where == Where::thread) CHECK_MESSAGE(cpu < d / 4, "the plain thread spun instead of blocking");
       // Someone accepts after 100 ms: the waiting connect gets in then, not at its deadline.
       Peer acceptor(where, [&] {
