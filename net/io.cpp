@@ -54,6 +54,12 @@ int open_socket(int domain, int type, int protocol, const char* what) {
   return fd;
 }
 
+int accept_managed(int listen_fd, sockaddr* addr, socklen_t* len) noexcept {
+  const int fd = WEFT_REAL(accept4)(listen_fd, addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) adopt_socket(fd);
+  return fd;
+}
+
 void close_fd(int fd) noexcept {
   if (fd < 0) return;
   rt::retire_fd(fd);

@@ -62,6 +62,9 @@ auto retry(int fd, IoDir dir, Deadline deadline, const char* what, Attempt attem
 int open_socket(int domain, int type, int protocol, const char* what);
 // Marks fd, a socket that is already non-blocking in the kernel, as managed by weft.
 void adopt_socket(int fd) noexcept;
+// accept4 of a listening socket, the new connection non-blocking, close-on-exec and
+// adopted as managed. The fd, or -1 with errno (EAGAIN: nobody waiting).
+int accept_managed(int listen_fd, sockaddr* addr, socklen_t* len) noexcept;
 // The end of an fd: its waiters wake with EBADF, then libc's close.
 void close_fd(int fd) noexcept;
 

@@ -86,11 +86,11 @@ void ServerCore::accept_loop() {
   std::unique_lock lk(mu_);
   while (!stopping_) {
     if (options_.max_connections != 0 && connections_.size() >= options_.max_connections) {
-      nap_locked(lk, Deadline::none());
+      nap_locked(lk);
       continue;
     }
     lk.unlock();
-    const int conn = WEFT_REAL(accept4)(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const int conn = io::accept_managed(fd, nullptr, nullptr);
     const int err = errno;
     if (conn >= 0) {
       backoff = 0ms;
@@ -146,7 +146,6 @@ void ServerCore::accept_loop() {
 }
 
 void ServerCore::start_connection(int fd) {
-  io::adopt_socket(fd);
   if (tcp_) {
     const int one = 1;
     WEFT_REAL(setsockopt)(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -219,12 +218,12 @@ void ServerCore::handler_failed(std::exception_ptr e, const Stream& conn) noexce
   }
 }
 
-void ServerCore::nap_locked(std::unique_lock<std::mutex>& lk, Deadline until) {
+void ServerCore::nap_locked(std::unique_lock<std::mutex>& lk) {
   Promise<void> wake;
   Unfuture<void> woken = wake.get_unfuture();
   nap_ = &wake;
   lk.unlock();
-  woken.wait_until(until.time());
+  woken.wait();
   lk.lock();
   nap_ = nullptr;
 }

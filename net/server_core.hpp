@@ -68,9 +68,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void accept_loop();
   void start_connection(int fd);
   void serve_connection(std::uint64_t id, int fd);
-  // Waits, with mu_ held on entry and exit, until a handler returns, stop() is called, or
-  // the deadline passes (the wait at max_connections).
-  void nap_locked(std::unique_lock<std::mutex>& lk, Deadline until);
+  // At max_connections: waits, with mu_ held on entry and exit, until a handler returns
+  // or stop() is called.
+  void nap_locked(std::unique_lock<std::mutex>& lk);
   // Waits until at most n handlers run; false if the deadline passed first.
   bool drain_locked(std::unique_lock<std::mutex>& lk, std::size_t n, Deadline until);
   void shut_all_locked(int how) noexcept;

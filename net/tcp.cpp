@@ -80,9 +80,8 @@ TcpStream TcpListener::accept(Deadline deadline, SocketAddress* peer) {
   socklen_t len = sizeof ss;
   const int fd = io::retry(fd_, IoDir::read, deadline, "weft::net::TcpListener::accept", [&] {
     len = sizeof ss;
-    return WEFT_REAL(accept4)(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return io::accept_managed(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
   });
-  io::adopt_socket(fd);
   TcpStream s(fd);
   s.set_nodelay(true);
   if (peer != nullptr) *peer = SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), len);

@@ -60,9 +60,8 @@ void UnixListener::close() noexcept {
 
 UnixStream UnixListener::accept(Deadline deadline) {
   const int fd = io::retry(fd_, IoDir::read, deadline, "weft::net::UnixListener::accept", [&] {
-    return WEFT_REAL(accept4)(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return io::accept_managed(fd_, nullptr, nullptr);
   });
-  io::adopt_socket(fd);
   return UnixStream(fd);
 }
 
