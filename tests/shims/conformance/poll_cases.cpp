@@ -4,6 +4,7 @@
 // Timings are compared with the plain thread's, measured in the same case: within
 // 50 ms + 50% of it, as the machine running the tests is shared and loaded.
 #include "conformance.hpp"
+#include "timings.hpp"
 #include "watchdog.hpp"
 #include "fds.hpp"
 
@@ -40,28 +41,9 @@ extern "C" int __poll_chk(struct pollfd* fds, nfds_t nfds, int timeout, size_t f
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-// Elapsed times of one case, one per run, the plain thread's (the reference) first.
-struct Timings {
-  std::vector<double> ms;
-
-  // Each run took about as long as the reference, which took at least `at_least_ms`.
-  void check(double at_least_ms) const {
-    REQUIRE(ms.size() >= 2);
-    CHECK(ms[0] >= at_least_ms - 1);
-    for (std::size_t i = 1; i < ms.size(); ++i) {
-      INFO("run " << i << " took " << ms[i] << " ms; the plain thread took " << ms[0] << " ms");
-      CHECK(ms[i] >= at_least_ms - 1);  // never early
-      CHECK(std::abs(ms[i] - ms[0]) <= 50 + ms[0] / 2);
-    }
-  }
-};
-
+using weft_test::Clock;
+using weft_test::ms_since;
+using weft_test::Timings;
 
 // Writes `text` to fd from another thread after `delay`.
 std::thread write_later(int fd, std::string text, std::chrono::milliseconds delay = 30ms) {

@@ -2,6 +2,7 @@
 // libc sleeps (within 50 ms + 50% of the plain thread's time, measured in the same case,
 // and never early), the same results and error codes, and in fibers, concurrent.
 #include "conformance.hpp"
+#include "timings.hpp"
 #include "watchdog.hpp"
 #include "fds.hpp"
 
@@ -31,26 +32,9 @@ WEFT_CONFORMS(sleep)
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-// Elapsed times of one case, the plain thread's (the reference) first.
-struct Timings {
-  std::vector<double> ms;
-
-  void check(double at_least_ms) const {
-    REQUIRE(ms.size() >= 2);
-    CHECK(ms[0] >= at_least_ms - 1);
-    for (std::size_t i = 1; i < ms.size(); ++i) {
-      INFO("run " << i << " took " << ms[i] << " ms; the plain thread took " << ms[0] << " ms");
-      CHECK(ms[i] >= at_least_ms - 1);  // never early
-      CHECK(std::abs(ms[i] - ms[0]) <= 50 + ms[0] / 2);
-    }
-  }
-};
+using weft_test::Clock;
+using weft_test::ms_since;
+using weft_test::Timings;
 
 // Runs sleep() on a plain thread and in a fiber, timing each; compares the outcomes.
 template <class Sleep>

@@ -1,0 +1,36 @@
+// Timing the runs of a conformance case against the plain thread's run, measured in the
+// same case (for the shims that wait: poll, select, the sleeps).
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+namespace weft_test {
+
+using Clock = std::chrono::steady_clock;
+
+inline double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Elapsed times of one case, one per run, the plain thread's (the reference) first.
+struct Timings {
+  std::vector<double> ms;
+
+  // Each run took about as long as the reference, which took at least `at_least_ms`.
+  void check(double at_least_ms) const {
+    REQUIRE(ms.size() >= 2);
+    CHECK(ms[0] >= at_least_ms - 1);
+    for (std::size_t i = 1; i < ms.size(); ++i) {
+      INFO("run " << i << " took " << ms[i] << " ms; the plain thread took " << ms[0] << " ms");
+      CHECK(ms[i] >= at_least_ms - 1);  // never early
+      CHECK(std::abs(ms[i] - ms[0]) <= 50 + ms[0] / 2);
+    }
+  }
+};
+
+}  // namespace weft_test
