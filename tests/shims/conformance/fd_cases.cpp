@@ -3,6 +3,7 @@
 // fibers only, close/dup2 waking a parked fiber with EBADF and reused fd numbers never
 // getting a stale wake-up.
 #include "conformance.hpp"
+#include "timings.hpp"
 #include "fds.hpp"
 #include "support/timing.hpp"
 
@@ -46,6 +47,7 @@ WEFT_CONFORMS(ioctl)
 namespace {
 
 using std::chrono::milliseconds;
+using weft_test::Later;
 
 constexpr long long kToleranceMs = 100LL * WEFT_TEST_SLACK;
 
@@ -71,20 +73,6 @@ int set_flags(int fd, int add, int remove, bool via64 = false) {
   const int next = (fl | add) & ~remove;
   return via64 ? ::fcntl64(fd, F_SETFL, next) : ::fcntl(fd, F_SETFL, next);
 }
-
-// A plain thread that runs f after `delay`, joined on destruction.
-class Later {
- public:
-  template <class F>
-  Later(milliseconds delay, F f) : t_([delay, f] {
-      std::this_thread::sleep_for(delay);
-      f();
-    }) {}
-  ~Later() { t_.join(); }
-
- private:
-  std::thread t_;
-};
 
 // Reads from fd while a plain thread writes "late" to `writer` after a while: shows that fd
 // blocks (as the user sees it) and then gets the data.

@@ -7,6 +7,7 @@
 // Timed cases compare how long each placement took with how long the plain thread took
 // (the kernel's own timeout), within kToleranceMs; never with a bare absolute.
 #include "conformance.hpp"
+#include "timings.hpp"
 #include "fds.hpp"
 #include "support/timing.hpp"
 
@@ -49,6 +50,7 @@ WEFT_CONFORMS(sendmsg)
 namespace {
 
 using std::chrono::milliseconds;
+using weft_test::Later;
 
 // How far a placement's elapsed time may be from the plain thread's.
 constexpr long long kToleranceMs = 100LL * WEFT_TEST_SLACK;
@@ -196,21 +198,6 @@ std::size_t drain(int fd) {
     total += static_cast<std::size_t>(n);
   }
 }
-
-// A plain thread that runs f after `delay`, joined on destruction: what unblocks a call
-// in the act, from outside the runtime.
-class Later {
- public:
-  template <class F>
-  Later(milliseconds delay, F f) : t_([delay, f] {
-      std::this_thread::sleep_for(delay);
-      f();
-    }) {}
-  ~Later() { t_.join(); }
-
- private:
-  std::thread t_;
-};
 
 // Compares each placement's elapsed time with the plain thread's (times[0]).
 void check_times(const std::vector<Clock::duration>& times) {

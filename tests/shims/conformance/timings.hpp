@@ -1,5 +1,6 @@
-// Timing the runs of a conformance case against the plain thread's run, measured in the
-// same case (for the shims that wait: poll, select, the sleeps).
+// Time in conformance cases: timing each run against the plain thread's, measured in the
+// same case (for the shims that wait: poll, select, the sleeps), and acting later from
+// outside the runtime (what unblocks a call in the act).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -7,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstddef>
+#include <thread>
 #include <vector>
 
 namespace weft_test {
@@ -31,6 +33,21 @@ struct Timings {
       CHECK(std::abs(ms[i] - ms[0]) <= 50 + ms[0] / 2);
     }
   }
+};
+
+// A plain thread that runs f after `delay`, joined on destruction: what unblocks a call
+// in the act, from outside the runtime.
+class Later {
+ public:
+  template <class F>
+  Later(std::chrono::milliseconds delay, F f) : t_([delay, f] {
+      std::this_thread::sleep_for(delay);
+      f();
+    }) {}
+  ~Later() { t_.join(); }
+
+ private:
+  std::thread t_;
 };
 
 }  // namespace weft_test
