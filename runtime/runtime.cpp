@@ -22,6 +22,9 @@ constexpr std::size_t kDefaultStack = 128 * 1024;
 constexpr std::size_t kMinStack = 16 * 1024;
 constexpr std::size_t kMaxStack = std::size_t{1} << 30;
 constexpr unsigned kDefaultBlocking = 64;
+constexpr unsigned kDefaultBlockingQueue = 4096;
+constexpr unsigned kMaxBlockingQueue = 1u << 24;
+constexpr unsigned kMaxProcessWorkers = 1024;
 
 std::mutex start_lock;
 Config configured;                      // guarded by start_lock
@@ -53,6 +56,14 @@ void validate(const Config& c) {
   if (c.blocking_threads > 100000) {
     throw std::invalid_argument("weft::configure: blocking_threads must be at most 100000");
   }
+  if (c.blocking_queue > kMaxBlockingQueue) {
+    throw std::invalid_argument("weft::configure: blocking_queue must be at most " +
+                                std::to_string(kMaxBlockingQueue));
+  }
+  if (c.process_workers > kMaxProcessWorkers) {
+    throw std::invalid_argument("weft::configure: process_workers must be at most " +
+                                std::to_string(kMaxProcessWorkers));
+  }
 }
 
 // Fills every 0 in c from the environment or the defaults.
@@ -67,6 +78,15 @@ Config resolve(Config c) {
   if (c.blocking_threads == 0) {
     c.blocking_threads =
         static_cast<unsigned>(env_number("WEFT_BLOCKING_THREADS", kDefaultBlocking, 1, 100000));
+  }
+  if (c.blocking_queue == 0) {
+    c.blocking_queue = static_cast<unsigned>(
+        env_number("WEFT_BLOCKING_QUEUE", kDefaultBlockingQueue, 1, kMaxBlockingQueue));
+  }
+  if (c.process_workers == 0) {
+    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    c.process_workers = static_cast<unsigned>(
+        env_number("WEFT_PROCESS_WORKERS", cpus, 1, kMaxProcessWorkers));
   }
   return c;
 }

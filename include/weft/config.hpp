@@ -1,5 +1,5 @@
 // Settings of the ambient runtime. They are read once, when the runtime starts (on the
-// first spawn, run, spawn_blocking or sleep from a fiber); configure() after that throws.
+// first spawn, run, spawn_blocking, spawn_process or sleep from a fiber); configure() after that throws.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +16,12 @@ struct Config {
   // Upper bound of the spawn_blocking thread pool, which grows on demand and shrinks
   // when idle. 0: WEFT_BLOCKING_THREADS, else 64.
   unsigned blocking_threads = 0;
+  // Tasks that may wait for a spawn_blocking thread; beyond it spawn_blocking waits for
+  // room (a fiber yields, a thread blocks). 0: WEFT_BLOCKING_QUEUE, else 4096.
+  unsigned blocking_queue = 0;
+  // Worker processes of spawn_process, started on its first use. 0: WEFT_PROCESS_WORKERS,
+  // else the number of CPUs.
+  unsigned process_workers = 0;
 };
 
 // Sets the ambient runtime's configuration. Throws std::logic_error if the runtime has

@@ -44,10 +44,14 @@ TEST_CASE("before start: absurd values are invalid_argument and change nothing")
   CHECK(kind_of({.stack_size = 4096}) == "invalid_argument");
   CHECK(kind_of({.stack_size = std::size_t{1} << 40}) == "invalid_argument");
   CHECK(kind_of({.blocking_threads = 1'000'000}) == "invalid_argument");
+  CHECK(kind_of({.blocking_queue = 1u << 30}) == "invalid_argument");
+  CHECK(kind_of({.process_workers = 100000}) == "invalid_argument");
   const weft::Config after = weft::current_config();
   CHECK(after.threads == before.threads);
   CHECK(after.stack_size == before.stack_size);
   CHECK(after.blocking_threads == before.blocking_threads);
+  CHECK(after.blocking_queue == before.blocking_queue);
+  CHECK(after.process_workers == before.process_workers);
 }
 
 TEST_CASE("before start: good values are taken") {
