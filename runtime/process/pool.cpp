@@ -1,0 +1,256 @@
+#include "pool.hpp"
+
+#include "code_address.hpp"
+#include "wire.hpp"
+
+#include "../libc.hpp"
+#include "../runtime.hpp"
+
+#include <weft/net/errors.hpp>
+
+#include <poll.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace weft::rt::process {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Generous: a worker runs the program's static constructors before it is ready, and under
+// the sanitizers a big test program takes a while to start.
+constexpr auto kReadyWithin = std::chrono::seconds(60);
+// A worker that closed its channel is given this long to finish exiting before it is killed,
+// so that its own exit status or signal is what gets reported.
+constexpr auto kExitGrace = std::chrono::milliseconds(2000);
+// Batching pays when a task takes less than a round trip to the worker and back.
+constexpr std::int64_t kBatchBelowNs = 100'000;
+// A task whose worker died before it had all of it is tried on a new worker this often.
+constexpr int kMaxAttempts = 2;
+
+void fail(Job& job, std::exception_ptr e) noexcept {
+  try {
+    job.state->set_exception(std::move(e));
+  } catch (...) {  // already completed (e.g. cancelled): nothing to tell
+  }
+}
+
+template <class E>
+void fail(Job& job, E error) noexcept {
+  fail(job, std::make_exception_ptr(std::move(error)));
+}
+
+void complete(Job& job, FrameKind kind, const std::string& body) {
+  InArchive in(body);
+  switch (kind) {
+    case FrameKind::value:
+      try {
+        job.deliver(*job.state, in);
+      } catch (...) {
+        fail(job, std::current_exception());
+      }
+      return;
+    case FrameKind::exception: {
+      std::string type, message;
+      in(type, message);
+      fail(job, remote_error(std::move(type), std::move(message)));
+      return;
+    }
+    case FrameKind::unavailable: {
+      std::string why;
+      in(why);
+      fail(job, process_error(process_errc::unavailable,
+                              "weft::spawn_process: the worker process cannot run the function: " + why));
+      return;
+    }
+    default:
+      throw std::system_error(EPROTO, std::generic_category(), "weft: bad reply from a worker process");
+  }
+}
+
+// A worker with nothing to do has nothing to say: anything readable is the end of it.
+bool looks_gone(WorkerProcess& w) noexcept {
+  pollfd p{w.channel().fd(), POLLIN, 0};
+  return WEFT_REAL(poll)(&p, 1, 0) != 0;
+}
+
+void send(WorkerProcess& w, std::vector<Job>& batch, Deadline deadline) {
+  auto& channel = w.channel();
+  if (batch.size() == 1 && batch[0].payload.size() > kBatchTailBytes) {
+    channel.write_all(batch[0].head, deadline);
+    channel.write_all(batch[0].payload, deadline);
+    return;
+  }
+  std::string all;
+  for (const Job& j : batch) {
+    all += j.head;
+    all += j.payload;
+  }
+  channel.write_all(all, deadline);
+}
+
+}  // namespace
+
+Pool& Pool::get() {
+  // Leaked like the runtime: drivers may still run while static destructors do.
+  static Pool* pool = new Pool(Runtime::get().config().process_workers);
+  return *pool;
+}
+
+Pool::Pool(unsigned slots) : slots_(slots) {}
+
+void Pool::submit(Job job) {
+  std::unique_lock lk(lock_);
+  queue_.push_back(std::move(job));
+  // An idle slot, one whose process is already up if there is such.
+  int pick = -1;
+  for (unsigned i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].driving) continue;
+    if (pick < 0 || (slots_[i].process && !slots_[pick].process)) pick = static_cast<int>(i);
+  }
+  if (pick < 0) return;  // every slot has a driver, which will come to this job
+  slots_[pick].driving = true;
+  ++driving_;
+  lk.unlock();
+  detail::launch_fiber(detail::make_task([this, pick] { drive(static_cast<unsigned>(pick)); }));
+}
+
+void Pool::drive(unsigned slot) {
+  for (;;) {
+    std::vector<Job> batch = take_batch(slot);
+    if (batch.empty()) return;
+    run_batch(slots_[slot], batch);
+  }
+}
+
+std::vector<Job> Pool::take_batch(unsigned slot) {
+  std::vector<Job> batch;
+  std::lock_guard lk(lock_);
+  if (queue_.empty()) {
+    slots_[slot].driving = false;
+    --driving_;
+    return batch;
+  }
+  const std::int64_t per_task = task_ns_.load(std::memory_order_relaxed);
+  std::size_t limit = 1;
+  if (per_task != 0 && per_task < kBatchBelowNs) {
+    const std::size_t share = (queue_.size() + driving_ - 1) / driving_;
+    limit = std::min(share, kMaxBatch);
+  }
+  std::size_t tail = 0;
+  do {
+    if (!batch.empty()) {
+      tail += queue_.front().head.size() + queue_.front().payload.size();
+      if (tail > kBatchTailBytes) break;
+    }
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  } while (batch.size() < limit && !queue_.empty());
+  return batch;
+}
+
+void Pool::put_back(std::vector<Job>& batch, std::size_t from) {
+  std::lock_guard lk(lock_);
+  for (std::size_t i = batch.size(); i-- > from;) queue_.push_front(std::move(batch[i]));
+}
+
+void Pool::note_task_time(std::chrono::nanoseconds t) noexcept {
+  const std::int64_t old = task_ns_.load(std::memory_order_relaxed);
+  task_ns_.store(old == 0 ? t.count() : (old * 7 + t.count()) / 8, std::memory_order_relaxed);
+}
+
+void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
+  if (slot.process && looks_gone(*slot.process)) {
+    slot.process->end(kExitGrace);
+    slot.process.reset();
+  }
+  if (!slot.process) {
+    try {
+      slot.process.emplace(WorkerProcess::start(Deadline(kReadyWithin)));
+    } catch (...) {
+      const auto e = std::current_exception();
+      for (Job& j : batch) fail(j, e);
+      return;
+    }
+  }
+  WorkerProcess& w = *slot.process;
+  const pid_t pid = w.pid();
+  auto started = Clock::now();
+  std::size_t k = 0;  // the task in the worker's hands now
+  bool sent = false;
+  try {
+    const Deadline first =
+        batch[0].timeout.count() > 0 ? Deadline(started + batch[0].timeout) : Deadline();
+    send(w, batch, first);
+    sent = true;
+    for (; k < batch.size(); ++k) {
+      Job& job = batch[k];
+      const Deadline until = job.timeout.count() > 0 ? Deadline(started + job.timeout) : Deadline();
+      FrameHeader h;
+      w.channel().read_exact(&h, sizeof h, until);
+      if (h.magic != kFrameMagic) {
+        throw std::system_error(EPROTO, std::generic_category(), "weft: garbled reply from a worker process");
+      }
+      std::string body(h.size, '\0');
+      w.channel().read_exact(body.data(), body.size(), until);
+      const auto now = Clock::now();
+      note_task_time(now - started);
+      started = now;
+      complete(job, h.kind, body);
+    }
+    return;
+  } catch (const net::timeout_error&) {
+    ::kill(pid, SIGKILL);
+    w.end(kExitGrace);
+    slot.process.reset();
+    fail(batch[k], process_error(process_errc::timed_out,
+                                 "weft::spawn_process: the task ran longer than its timeout of " +
+                                     std::to_string(batch[k].timeout.count()) + " ms; worker process " +
+                                     std::to_string(pid) + " was killed"));
+  } catch (...) {  // end of file, a reset, a broken pipe: the worker is gone
+    const Ending ending = w.end(kExitGrace);
+    slot.process.reset();
+    if (!sent && batch[k].attempts + 1 < kMaxAttempts) {
+      // It never had the whole task, so the task never ran: try it on a new worker.
+      ++batch[k].attempts;
+      put_back(batch, k);
+      return;
+    }
+    const bool by_signal = ending.known && ending.signal != 0;
+    fail(batch[k], process_error(by_signal ? process_errc::crashed : process_errc::exited,
+                                 "weft::spawn_process: worker process " + std::to_string(pid) + " " +
+                                     ending.describe() + " while running the task",
+                                 ending.signal, ending.exit_status));
+  }
+  put_back(batch, k + 1);
+}
+
+}  // namespace weft::rt::process
+
+namespace weft::detail {
+
+void launch_process(ProcessRequest request) {
+  using namespace rt::process;
+  Pool& pool = Pool::get();  // starts the runtime if need be, before anything is queued
+  Job job;
+  const CodeAddress entry = locate(request.entry);
+  const bool has_fn = request.fn != nullptr;
+  job.head.append(sizeof(FrameHeader), '\0');
+  OutArchive head(job.head);
+  head(entry, std::string(request.entry->type_name()), has_fn);
+  if (has_fn) head(locate(reinterpret_cast<const void*>(request.fn)));
+  const FrameHeader h{kFrameMagic, FrameKind::task,
+                      job.head.size() - sizeof(FrameHeader) + request.payload.size()};
+  std::memcpy(job.head.data(), &h, sizeof h);
+  job.payload = std::move(request.payload);
+  job.timeout = request.timeout;
+  job.state = std::move(request.state);
+  job.deliver = request.deliver;
+  pool.submit(std::move(job));
+}
+
+}  // namespace weft::detail

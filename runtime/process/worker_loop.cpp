@@ -1,0 +1,206 @@
+// The worker side: read tasks, run them one at a time on the main thread, write replies.
+// Replies to tasks that arrived together go back together (one write per batch).
+#include "code_address.hpp"
+#include "start_hook.hpp"
+#include "wire.hpp"
+
+#include "../libc.hpp"
+
+#include <weft/detail/process_entry.hpp>
+#include <weft/serialize.hpp>
+
+#include <cxxabi.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <string>
+#include <typeinfo>
+
+namespace weft::rt::process {
+
+namespace {
+
+// Channel fds above the ones programs expect to find free (0-2 and the next few).
+constexpr int kChannelFloor = 64;
+constexpr std::size_t kFlushAbove = 1 << 20;
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> text(abi::__cxa_demangle(name, nullptr, nullptr, &status),
+                                              std::free);
+  return status == 0 && text ? text.get() : name;
+}
+
+class Channel {
+ public:
+  explicit Channel(int fd) : fd_(fd) {}
+
+  // A reply is written in place: begin_reply leaves room for the header, the body is
+  // appended to out(), end_reply fills the header in (or drop_reply takes it all back).
+  std::size_t begin_reply() {
+    const std::size_t at = out_.size();
+    out_.append(sizeof(FrameHeader), '\0');
+    return at;
+  }
+  std::string& out() noexcept { return out_; }
+  void end_reply(std::size_t at, FrameKind kind) {
+    const FrameHeader h{kFrameMagic, kind, out_.size() - at - sizeof(FrameHeader)};
+    std::memcpy(out_.data() + at, &h, sizeof h);
+  }
+  void drop_reply(std::size_t at) { out_.resize(at); }
+  std::size_t pending() const noexcept { return out_.size(); }
+
+  bool flush() {
+    std::size_t done = 0;
+    while (done < out_.size()) {
+      const ssize_t n = WEFT_REAL(write)(fd_, out_.data() + done, out_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    out_.clear();
+    return true;
+  }
+
+  // The next whole task frame's body, or false at the end of the conversation. Flushes
+  // pending replies before it waits for more input.
+  bool next_task(std::string& body) {
+    for (;;) {
+      if (in_.size() - used_ >= sizeof(FrameHeader)) {
+        FrameHeader h;
+        std::memcpy(&h, in_.data() + used_, sizeof h);
+        if (h.magic != kFrameMagic || h.kind != FrameKind::task) {
+          std::fprintf(stderr, "weft: worker process %d: garbled task from its parent\n", ::getpid());
+          return false;
+        }
+        if (in_.size() - used_ - sizeof h >= h.size) {
+          body.assign(in_, used_ + sizeof h, h.size);
+          used_ += sizeof h + h.size;
+          return true;
+        }
+        if (!fill(sizeof h + h.size)) return false;
+        continue;
+      }
+      if (!fill(sizeof(FrameHeader))) return false;
+    }
+  }
+
+ private:
+  // Reads until `need` unused bytes are buffered; replies go out first, since the parent
+  // may wait for them before it sends more.
+  bool fill(std::size_t need) {
+    if (!out_.empty() && !flush()) return false;
+    if (used_ > 0) {
+      in_.erase(0, used_);
+      used_ = 0;
+    }
+    std::size_t have = in_.size();
+    in_.resize(std::max(need, have + 64 * 1024));
+    while (have < need) {
+      const ssize_t n = WEFT_REAL(read)(fd_, in_.data() + have, in_.size() - have);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      have += static_cast<std::size_t>(n);
+    }
+    in_.resize(have);
+    return true;
+  }
+
+  int fd_;
+  std::string in_;
+  std::size_t used_ = 0;
+  std::string out_;
+};
+
+void run_task(const std::string& body, Channel& channel) {
+  std::string why;
+  const detail::ProcessEntry* entry = nullptr;
+  void (*fn)() = nullptr;
+  InArchive in(body);
+  try {
+    CodeAddress entry_at;
+    std::string type_name;
+    bool has_fn = false;
+    in(entry_at, type_name, has_fn);
+    entry = static_cast<const detail::ProcessEntry*>(
+        resolve(entry_at, sizeof(detail::ProcessEntry), Expect::data, why));
+    if (entry != nullptr && (entry->magic != detail::kProcessEntryMagic ||
+                             std::strcmp(entry->type_name(), type_name.c_str()) != 0)) {
+      why = "no spawn_process entry at offset " + std::to_string(entry_at.offset);
+      entry = nullptr;
+    }
+    if (entry != nullptr && has_fn) {
+      CodeAddress fn_at;
+      in(fn_at);
+      fn = reinterpret_cast<void (*)()>(const_cast<void*>(resolve(fn_at, 1, Expect::code, why)));
+      if (fn == nullptr) entry = nullptr;
+    }
+  } catch (const std::exception& e) {
+    why = e.what();
+    entry = nullptr;
+  }
+  const std::size_t at = channel.begin_reply();
+  if (entry == nullptr) {
+    OutArchive(channel.out())(why);
+    channel.end_reply(at, FrameKind::unavailable);
+    return;
+  }
+  std::string type;
+  std::string message;
+  try {
+    OutArchive result(channel.out());
+    entry->run(fn, in, result);
+    channel.end_reply(at, FrameKind::value);
+    return;
+  } catch (const std::exception& e) {
+    type = demangle(typeid(e).name());
+    message = e.what();
+  } catch (...) {
+    const std::type_info* t = abi::__cxa_current_exception_type();
+    type = t != nullptr ? demangle(t->name()) : "unknown";
+    message = "(not derived from std::exception)";
+  }
+  channel.drop_reply(at);
+  const std::size_t again = channel.begin_reply();
+  OutArchive(channel.out())(type, message);
+  channel.end_reply(again, FrameKind::exception);
+}
+
+}  // namespace
+
+int serve_parent(int channel_fd) {
+  // Out of the way of the program's own fds, and not inherited by what it executes.
+  const int fd = ::fcntl(channel_fd, F_DUPFD_CLOEXEC, kChannelFloor);
+  if (fd < 0) {
+    std::perror("weft: worker process: moving its channel");
+    return 127;
+  }
+  ::close(channel_fd);
+  // Weft's threads never exit, so the thread that started this worker lives as long as its
+  // process: this fires exactly when the parent dies, even in the middle of a task.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const pid_t parent = ::getppid();
+  if (parent == 1) return 0;  // the parent died before the line above took effect
+
+  Channel channel(fd);
+  channel.end_reply(channel.begin_reply(), FrameKind::hello);
+  if (!channel.flush()) return 0;
+  std::string body;
+  while (channel.next_task(body)) {
+    run_task(body, channel);
+    // Replies wait for the end of a batch (next_task flushes before it reads), unless they
+    // grow big.
+    if (channel.pending() > kFlushAbove && !channel.flush()) return 0;
+  }
+  return 0;
+}
+
+}  // namespace weft::rt::process

@@ -1,0 +1,194 @@
+#include "worker_process.hpp"
+
+#include "start_hook.hpp"
+#include "wire.hpp"
+
+#include "../libc.hpp"
+
+#include <weft/net/errors.hpp>
+#include <weft/process.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace weft::rt::process {
+
+namespace {
+
+[[noreturn]] void fail_start(const std::string& why) {
+  throw process_error(process_errc::start_failed, "weft::spawn_process: " + why);
+}
+
+// This program's environment with the worker's two variables set (and any stale ones out).
+std::vector<std::string> worker_environment(int parent) {
+  std::vector<std::string> env;
+  const std::string worker_prefix = std::string(kWorkerEnv) + "=";
+  const std::string parent_prefix = std::string(kParentEnv) + "=";
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    if (entry.starts_with(worker_prefix) || entry.starts_with(parent_prefix)) continue;
+    env.emplace_back(entry);
+  }
+  env.push_back(worker_prefix + std::to_string(kChannelFd));
+  env.push_back(parent_prefix + std::to_string(parent));
+  return env;
+}
+
+// Spawns the worker with `child_end` as its fd kChannelFd and nothing else of ours open.
+// posix_spawn (vfork and exec) is safe in a process with threads, unlike fork.
+pid_t spawn_copy(int child_end) {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_adddup2(&actions, child_end, kChannelFd);  // clears FD_CLOEXEC
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&actions, kChannelFd + 1);
+  // The calling thread may block signals (a server waiting in sigwait); the worker must
+  // not inherit that. Ignored signals stay ignored, as across any exec (nohup).
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+
+  std::vector<std::string> env = worker_environment(::getpid());
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  char* argv[] = {program_invocation_name, nullptr};
+
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) fail_start(std::string("cannot start a worker process: ") + std::strerror(rc));
+  return pid;
+}
+
+}  // namespace
+
+std::string Ending::describe() const {
+  if (!known) return "ended (its exit status was collected by someone else)";
+  if (signal != 0) {
+    const char* abbrev = ::sigabbrev_np(signal);
+    return "was killed by signal " + std::to_string(signal) + " (SIG" + (abbrev ? abbrev : "?") +
+           ", " + ::strsignal(signal) + ")";
+  }
+  return "exited with status " + std::to_string(exit_status);
+}
+
+WorkerProcess::WorkerProcess(pid_t pid, int pidfd, net::UnixStream channel)
+    : pid_(pid), pidfd_(pidfd), channel_(std::move(channel)) {}
+
+WorkerProcess::WorkerProcess(WorkerProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      pidfd_(std::exchange(other.pidfd_, -1)),
+      channel_(std::move(other.channel_)) {}
+
+WorkerProcess::~WorkerProcess() {
+  if (pid_ > 0) end(std::chrono::milliseconds(0));
+}
+
+WorkerProcess WorkerProcess::start(Deadline ready_by) {
+  if (!started_through_hook()) {
+    fail_start(
+        "this program did not start through weft's entry (libweft was loaded by dlopen or by "
+        "a library, not linked into the executable), so a copy of it would run main again "
+        "instead of serving tasks. Link weft into the executable.");
+  }
+  int fds[2];
+  if (WEFT_REAL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    fail_start(std::string("socketpair: ") + std::strerror(errno));
+  }
+  pid_t pid = -1;
+  try {
+    pid = spawn_copy(fds[1]);
+  } catch (...) {
+    WEFT_REAL(close)(fds[0]);
+    WEFT_REAL(close)(fds[1]);
+    throw;
+  }
+  WEFT_REAL(close)(fds[1]);
+  // Without pidfds (Linux < 5.3) end() polls waitpid instead.
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  WorkerProcess worker(pid, pidfd, net::UnixStream::adopt(fds[0]));
+
+  FrameHeader hello{};
+  try {
+    worker.channel_.read_exact(&hello, sizeof hello, ready_by);
+  } catch (const net::timeout_error&) {
+    fail_start("worker process " + std::to_string(pid) + " did not get ready in time; killed");
+  } catch (const std::system_error&) {  // unexpected_eof or a reset: it is gone
+    const Ending ending = worker.end(std::chrono::seconds(5));
+    fail_start("worker process " + std::to_string(pid) + " " + ending.describe() +
+               " before it was ready");
+  }
+  if (hello.magic != kFrameMagic || hello.kind != FrameKind::hello || hello.size != 0) {
+    fail_start("worker process " + std::to_string(pid) + " sent garbage instead of its hello");
+  }
+  return worker;
+}
+
+bool WorkerProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (pidfd_ >= 0) {
+    pollfd p{pidfd_, POLLIN, 0};
+    int n;
+    do {
+      n = ::poll(&p, 1, static_cast<int>(timeout.count()));  // a fiber parks on the reactor
+    } while (n < 0 && errno == EINTR);
+    return n > 0;
+  }
+  // No pidfd: look every few milliseconds, without reaping.
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+      return true;  // ECHILD: nothing left to wait for
+    }
+    if (info.si_pid != 0) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the shim yields a fiber
+  }
+}
+
+Ending WorkerProcess::end(std::chrono::milliseconds grace) {
+  Ending ending;
+  if (pid_ <= 0) return ending;
+  if (!wait_exit(grace)) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(std::chrono::seconds(60));
+  }
+  int status = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid_, &status, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r != pid_) {
+    ending.known = false;
+  } else if (WIFSIGNALED(status)) {
+    ending.signal = WTERMSIG(status);
+  } else if (WIFEXITED(status)) {
+    ending.exit_status = WEXITSTATUS(status);
+  }
+  if (pidfd_ >= 0) WEFT_REAL(close)(pidfd_);
+  pidfd_ = -1;
+  pid_ = -1;
+  channel_.close();
+  return ending;
+}
+
+}  // namespace weft::rt::process
