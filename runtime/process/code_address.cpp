@@ -30,7 +30,9 @@ struct Module {
 
   bool holds(std::uintptr_t from, std::size_t size, bool need_exec) const {
     for (const Segment& s : segments) {
-      if (from >= s.start && size <= s.end - from && (!need_exec || s.executable)) return true;
+      if (from >= s.start && from < s.end && size <= s.end - from && (!need_exec || s.executable)) {
+        return true;
+      }
     }
     return false;
   }
