@@ -83,6 +83,9 @@ else
   echo "== Go not installed: Go columns are n/a" >&2
 fi
 
+echo "== spawn_process: round trip, bursts, CPU-bound speed-up (all CPUs)" >&2
+"$bin/weft_process" "$results/process.jsonl" | tee "$results/process.txt" >&2
+
 echo
 echo "weft $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 "$root/bench/report.py" "$results"

@@ -1,5 +1,6 @@
 // The tour: unsync's README examples, then gevent's, in weft. Each prints its result and
-// how long it took. Everything runs on ONE worker thread: concurrency comes from fibers.
+// how long it took. Everything runs on ONE worker thread: concurrency comes from fibers,
+// and parallel CPU work from worker processes (the last two examples).
 //
 //   ./build/samples/tour
 #include "local_http_server.hpp"
@@ -9,6 +10,7 @@
 #include <curl/curl.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -91,6 +93,33 @@ std::string fetch(const std::string& url) {
   return rc == CURLE_OK ? body : std::string("error: ") + curl_easy_strerror(rc);
 }
 
+// CPU-bound work and nothing else: a xorshift chain the compiler cannot shorten.
+std::uint64_t crunch(std::uint64_t rounds) {
+  std::uint64_t x = 88172645463325252ull;
+  for (std::uint64_t i = 0; i < rounds; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+  }
+  return x;
+}
+
+// Rounds of crunch that take about `target` on this machine.
+std::uint64_t rounds_for(std::chrono::duration<double> target) {
+  constexpr std::uint64_t probe = 20'000'000;
+  const auto start = Clock::now();
+  volatile std::uint64_t sink = crunch(probe);
+  (void)sink;
+  const std::chrono::duration<double> took = Clock::now() - start;
+  return static_cast<std::uint64_t>(static_cast<double>(probe) * target.count() / took.count());
+}
+
+std::string show(const std::vector<std::uint64_t>& items) {
+  std::string out;
+  for (auto v : items) out += (out.empty() ? "" : " ") + std::to_string(v % 1000);
+  return "[" + out + "]";
+}
+
 std::string show(const std::vector<std::string>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", '" : "'") + items[i] + "'";
@@ -161,6 +190,22 @@ int main() {
     for (auto* site : {&python, &yahoo, &google}) pages.push_back(weft::spawn(fetch, site->url()));
     return show(weft::when_all(pages).get());
   });
+
+  // unsync's cpu_bound=True: CPU work in worker processes runs in parallel on all cores,
+  // while fibers sharing one worker thread can only take turns.
+  const std::uint64_t rounds = rounds_for(500ms);
+  example("4 CPU tasks, fibers:", [rounds] {
+    std::vector<weft::Unfuture<std::uint64_t>> tasks;
+    for (int i = 0; i < 4; ++i) tasks.push_back(weft::spawn(crunch, rounds + i));
+    return show(weft::when_all(tasks).get());
+  });
+  example("4 CPU tasks, processes:", [rounds] {
+    std::vector<weft::Unfuture<std::uint64_t>> tasks;
+    for (int i = 0; i < 4; ++i) tasks.push_back(weft::spawn_process(crunch, rounds + i));
+    return show(weft::when_all(tasks).get());
+  });
+  std::printf("(each CPU task is about 0.5 s of work; %u worker processes)\n",
+              weft::current_config().process_workers);
   curl_global_cleanup();
   return 0;
 }
