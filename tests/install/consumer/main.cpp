@@ -4,6 +4,8 @@
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <exception>
@@ -55,6 +57,19 @@ bool net_is_there() {
   return false;
 }
 
+// spawn_process works from the installed package: a worker process (re-executed from this
+// binary, static or shared libweft alike) runs a function and a lambda.
+int triple(int x) { return 3 * x; }
+
+bool processes_work() {
+  const int a = weft::spawn_process(triple, 14).get();
+  const pid_t worker = weft::spawn_process([] { return ::getpid(); }).get();
+  if (a == 42 && worker != ::getpid()) return true;
+  std::fprintf(stderr, "consumer: spawn_process gave %d from pid %d (mine %d)\n", a,
+               static_cast<int>(worker), static_cast<int>(::getpid()));
+  return false;
+}
+
 }  // namespace
 
 int main() {
@@ -80,7 +95,8 @@ int main() {
     }
     if (!shims_are_linked()) return 1;
     if (!net_is_there()) return 1;
-    std::printf("consumer: ok (shims and weft::net too), fiber returned %d after %.1f ms\n", value,
+    if (!processes_work()) return 1;
+    std::printf("consumer: ok (shims, weft::net and spawn_process too), fiber returned %d after %.1f ms\n", value,
                 std::chrono::duration<double, std::milli>(took).count());
     return 0;
   } catch (const std::exception& e) {
