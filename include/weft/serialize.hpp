@@ -109,6 +109,7 @@ class OutArchive {
   }
 
   void write_bytes(const void* data, std::size_t size) {
+    if (size == 0) return;  // data may be null (an empty vector's)
     bytes_.append(static_cast<const char*>(data), size);
   }
   void write_size(std::size_t n) {
@@ -137,6 +138,7 @@ class InArchive {
 
   void read_bytes(void* into, std::size_t size) {
     if (size > remaining()) throw serialization_error("weft: serialized data ends too soon");
+    if (size == 0) return;  // `into` may be null (an empty vector's)
     std::memcpy(into, at_, size);
     at_ += size;
   }

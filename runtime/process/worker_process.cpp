@@ -184,7 +184,9 @@ Ending WorkerProcess::end(std::chrono::milliseconds grace) {
   } else if (WIFEXITED(status)) {
     ending.exit_status = WEXITSTATUS(status);
   }
-  if (pidfd_ >= 0) WEFT_REAL(close)(pidfd_);
+  // Through the close shim: poll() registered this fd with the reactor, and a later pidfd
+  // with the same number must not inherit that registration.
+  if (pidfd_ >= 0) ::close(pidfd_);
   pidfd_ = -1;
   pid_ = -1;
   channel_.close();
