@@ -216,7 +216,7 @@ void ping_pong(Where server_where, Kind kind, int rounds) {
   int good = 0;
   for (int i = 0; i < rounds; ++i) {
     char req[9];
-    std::snprintf(req, sizeof req, "req%05d", i % 100000);
+    std::snprintf(req, sizeof req, "req%05u", static_cast<unsigned>(i) % 100000u);
     c.write_all(std::string_view(req, 8), 5s);
     std::string rep;
     try {
