@@ -13,6 +13,8 @@
 // Environment: BENCH_REPS (repetitions of each measure, median reported; default 5).
 #include <weft/weft.hpp>
 
+#include "cpu_work.hpp"  // samples/
+
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,16 +34,6 @@ using Clock = std::chrono::steady_clock;
 using Seconds = std::chrono::duration<double>;
 
 int noop(int x) { return x; }
-
-std::uint64_t crunch(std::uint64_t rounds) {
-  std::uint64_t x = 88172645463325252ull;
-  for (std::uint64_t i = 0; i < rounds; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-  }
-  return x;
-}
 
 // The median of `reps` runs of f, each returning seconds per unit.
 double median_of(int reps, const std::function<double()>& f) {
@@ -140,27 +132,21 @@ int main(int argc, char** argv) {
   weft::configure({.threads = 1});
   const unsigned workers = weft::current_config().process_workers;
 
-  const double process_rt = weft::run([&] {
-    for (int i = 0; i < 2000; ++i) weft::spawn_process(noop, i).get();  // workers up, warm
-    return median_of(reps, [] {
-      const int n = 5000;
-      const auto start = Clock::now();
-      for (int i = 0; i < n; ++i) {
-        if (weft::spawn_process(noop, i).get() != i) std::abort();
-      }
-      return seconds_since(start) / n;
+  // Round trip: one task at a time, each joined before the next is sent.
+  auto one_at_a_time = [&](int n, auto spawn_one) {
+    return weft::run([&] {
+      for (int i = 0; i < n / 4; ++i) spawn_one(i).get();  // workers up, warm
+      return median_of(reps, [&] {
+        const auto start = Clock::now();
+        for (int i = 0; i < n; ++i) {
+          if (spawn_one(i).get() != i) std::abort();
+        }
+        return seconds_since(start) / n;
+      });
     });
-  });
-  const double blocking_rt = weft::run([&] {
-    return median_of(reps, [] {
-      const int n = 20000;
-      const auto start = Clock::now();
-      for (int i = 0; i < n; ++i) {
-        if (weft::spawn_blocking(noop, i).get() != i) std::abort();
-      }
-      return seconds_since(start) / n;
-    });
-  });
+  };
+  const double process_rt = one_at_a_time(5000, [](int i) { return weft::spawn_process(noop, i); });
+  const double blocking_rt = one_at_a_time(20000, [](int i) { return weft::spawn_blocking(noop, i); });
 
   // Throughput: everything submitted at once, then joined.
   auto burst = [&](auto spawn_one) {
@@ -182,28 +168,23 @@ int main(int argc, char** argv) {
   const double blocking_burst = burst([](int i) { return weft::spawn_blocking(noop, i); });
 
   // CPU-bound: 8 tasks of ~0.25 s, one fiber against the process pool.
-  const auto probe_start = Clock::now();
-  volatile std::uint64_t sink = crunch(20'000'000);
-  (void)sink;
-  const std::uint64_t rounds =
-      static_cast<std::uint64_t>(20'000'000 * 0.25 / seconds_since(probe_start));
+  const std::uint64_t rounds = weft_samples::rounds_for(std::chrono::milliseconds(250));
   const int tasks = 8;
-  const double one_fiber = weft::run([&] {
-    return median_of(std::max(1, reps / 2), [&] {
-      const auto start = Clock::now();
-      for (int i = 0; i < tasks; ++i) weft::spawn(crunch, rounds + i).get();
-      return seconds_since(start);
+  auto all_tasks = [&](auto spawn_one) {
+    return weft::run([&] {
+      return median_of(std::max(1, reps / 2), [&] {
+        const auto start = Clock::now();
+        std::vector<weft::Unfuture<std::uint64_t>> all;
+        for (int i = 0; i < tasks; ++i) all.push_back(spawn_one(rounds + i));
+        for (auto& u : all) u.get();
+        return seconds_since(start);
+      });
     });
-  });
-  const double in_processes = weft::run([&] {
-    return median_of(std::max(1, reps / 2), [&] {
-      const auto start = Clock::now();
-      std::vector<weft::Unfuture<std::uint64_t>> all;
-      for (int i = 0; i < tasks; ++i) all.push_back(weft::spawn_process(crunch, rounds + i));
-      for (auto& u : all) u.get();
-      return seconds_since(start);
-    });
-  });
+  };
+  // All spawned first, but one worker thread runs the fibers one after another.
+  const double one_fiber = all_tasks([](std::uint64_t r) { return weft::spawn(weft_samples::crunch, r); });
+  const double in_processes =
+      all_tasks([](std::uint64_t r) { return weft::spawn_process(weft_samples::crunch, r); });
 
   note("socketpair ping-pong between two processes (floor)", pingpong * 1e6, "us");
   note("spawn_process no-op round trip, from a fiber", process_rt * 1e6, "us");
@@ -211,7 +192,7 @@ int main(int argc, char** argv) {
   note("fork per task, no-op round trip", fork_rt * 1e6, "us");
   note("spawn_process burst of 20,000 no-ops, per task", process_burst * 1e6, "us");
   note("spawn_blocking burst of 20,000 no-ops, per task", blocking_burst * 1e6, "us");
-  note("8 CPU tasks of ~0.25 s in one fiber", one_fiber, "s");
+  note("8 CPU tasks of ~0.25 s as fibers on one worker", one_fiber, "s");
   note("8 CPU tasks of ~0.25 s with spawn_process", in_processes, "s");
   if (json) std::fclose(json);
 

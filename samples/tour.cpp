@@ -3,6 +3,7 @@
 // and parallel CPU work from worker processes (the last two examples).
 //
 //   ./build/samples/tour
+#include "cpu_work.hpp"
 #include "local_http_server.hpp"
 
 #include <weft/weft.hpp>
@@ -93,27 +94,6 @@ std::string fetch(const std::string& url) {
   return rc == CURLE_OK ? body : std::string("error: ") + curl_easy_strerror(rc);
 }
 
-// CPU-bound work and nothing else: a xorshift chain the compiler cannot shorten.
-std::uint64_t crunch(std::uint64_t rounds) {
-  std::uint64_t x = 88172645463325252ull;
-  for (std::uint64_t i = 0; i < rounds; ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-  }
-  return x;
-}
-
-// Rounds of crunch that take about `target` on this machine.
-std::uint64_t rounds_for(std::chrono::duration<double> target) {
-  constexpr std::uint64_t probe = 20'000'000;
-  const auto start = Clock::now();
-  volatile std::uint64_t sink = crunch(probe);
-  (void)sink;
-  const std::chrono::duration<double> took = Clock::now() - start;
-  return static_cast<std::uint64_t>(static_cast<double>(probe) * target.count() / took.count());
-}
-
 std::string show(const std::vector<std::uint64_t>& items) {
   std::string out;
   for (auto v : items) out += (out.empty() ? "" : " ") + std::to_string(v % 1000);
@@ -193,15 +173,15 @@ int main() {
 
   // unsync's cpu_bound=True: CPU work in worker processes runs in parallel on all cores,
   // while fibers sharing one worker thread can only take turns.
-  const std::uint64_t rounds = rounds_for(500ms);
+  const std::uint64_t rounds = weft_samples::rounds_for(500ms);
   example("4 CPU tasks, fibers:", [rounds] {
     std::vector<weft::Unfuture<std::uint64_t>> tasks;
-    for (int i = 0; i < 4; ++i) tasks.push_back(weft::spawn(crunch, rounds + i));
+    for (int i = 0; i < 4; ++i) tasks.push_back(weft::spawn(weft_samples::crunch, rounds + i));
     return show(weft::when_all(tasks).get());
   });
   example("4 CPU tasks, processes:", [rounds] {
     std::vector<weft::Unfuture<std::uint64_t>> tasks;
-    for (int i = 0; i < 4; ++i) tasks.push_back(weft::spawn_process(crunch, rounds + i));
+    for (int i = 0; i < 4; ++i) tasks.push_back(weft::spawn_process(weft_samples::crunch, rounds + i));
     return show(weft::when_all(tasks).get());
   });
   std::printf("(each CPU task is about 0.5 s of work; %u worker processes)\n",
