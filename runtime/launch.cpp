@@ -23,6 +23,9 @@ void launch_blocking(boost::intrusive_ptr<StateBase> task) {
 bool cancel_task(StateBase& task) {
   if (!task.fail_unstarted(std::make_exception_ptr(cancelled_error()))) return false;
   task.mark_retrieved();  // a cancel is news to waiters, not an error nobody saw
+  // Only the pool keeps unstarted tasks in a queue with a bound; fibers that will find
+  // their task cancelled cost a stack until they run, as any spawned fiber does.
+  if (rt::Runtime* r = rt::Runtime::if_started()) r->blocking().remove_cancelled(task);
   return true;
 }
 
