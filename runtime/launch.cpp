@@ -1,5 +1,10 @@
-// Where new work goes: detail::launch_fiber and detail::launch_blocking.
+// Where new work goes: detail::launch_fiber and detail::launch_blocking; and
+// detail::cancel_task, for work that should not go anywhere after all.
 #include "runtime.hpp"
+
+#include <weft/errors.hpp>
+
+#include <exception>
 
 namespace weft::detail {
 
@@ -13,6 +18,15 @@ void launch_fiber(boost::intrusive_ptr<StateBase> task) {
 
 void launch_blocking(boost::intrusive_ptr<StateBase> task) {
   rt::Runtime::get().blocking().submit(std::move(task));
+}
+
+bool cancel_task(StateBase& task) {
+  if (!task.fail_unstarted(std::make_exception_ptr(cancelled_error()))) return false;
+  task.mark_retrieved();  // a cancel is news to waiters, not an error nobody saw
+  // Only the pool keeps unstarted tasks in a queue with a bound; fibers that will find
+  // their task cancelled cost a stack until they run, as any spawned fiber does.
+  if (rt::Runtime* r = rt::Runtime::if_started()) r->blocking().remove_cancelled(task);
+  return true;
 }
 
 }  // namespace weft::detail

@@ -3,6 +3,7 @@
 #include "stack_pool.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
@@ -66,6 +67,14 @@ void validate(const Config& c) {
   }
 }
 
+// How long a spawn_blocking thread stays idle before it retires. Not in Config: only
+// tests want another value (WEFT_BLOCKING_IDLE_MS), to watch threads retire in a test's
+// time; an hour at most.
+std::chrono::milliseconds blocking_idle_retire() {
+  constexpr unsigned long long kDefaultMs = 10'000;
+  return std::chrono::milliseconds(env_number("WEFT_BLOCKING_IDLE_MS", kDefaultMs, 1, 3'600'000));
+}
+
 // Fills every 0 in c from the environment or the defaults.
 Config resolve(Config c) {
   if (c.threads == 0) {
@@ -105,7 +114,9 @@ Runtime& Runtime::get() {
 
 Runtime* Runtime::if_started() noexcept { return running.load(std::memory_order_acquire); }
 
-Runtime::Runtime(const Config& resolved) : config_(resolved), blocking_(resolved.blocking_threads) {
+Runtime::Runtime(const Config& resolved)
+    : config_(resolved),
+      blocking_(resolved.blocking_threads, resolved.blocking_queue, blocking_idle_retire()) {
   // Pulls shims/exports.cpp, and with it every shim, into a static link.
   [[maybe_unused]] const void* const volatile keep = shim::interposed;
   set_stack_size(config_.stack_size);

@@ -35,6 +35,13 @@ void StateBase::set_exception(std::exception_ptr e) {
   publish();
 }
 
+bool StateBase::try_set_exception(std::exception_ptr e) noexcept {
+  if (claimed_.exchange(true, std::memory_order_acq_rel)) return false;
+  exception_ = std::move(e);
+  publish();
+  return true;
+}
+
 void StateBase::publish() noexcept {
   producer_.store(nullptr, std::memory_order_relaxed);
   Callback* callbacks;

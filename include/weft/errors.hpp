@@ -17,4 +17,12 @@ class deadlock_error : public std::system_error {
       : std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur), what) {}
 };
 
+// Stored in an Unfuture whose work was cancelled before it started (Unfuture::cancel()).
+// Carries errc::operation_canceled.
+class cancelled_error : public std::system_error {
+ public:
+  explicit cancelled_error(const char* what = "weft: cancelled before it started")
+      : std::system_error(std::make_error_code(std::errc::operation_canceled), what) {}
+};
+
 }  // namespace weft

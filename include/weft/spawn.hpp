@@ -61,7 +61,9 @@ detail::spawn_result_t<F, Args...> run(F&& f, Args&&... args) {
 
 // Runs f(args...) on the blocking thread pool, for work no fiber should do: CPU-heavy
 // loops, code that blocks in ways the runtime cannot see. A fiber waiting on the result
-// yields to other fibers meanwhile.
+// yields to other fibers meanwhile. When Config::blocking_queue calls already wait for a
+// busy pool, this waits for room first (a fiber yields, a plain thread blocks; a call from
+// a pool thread never waits). cancel() on the result stops the call while it is queued.
 template <class F, class... Args>
   requires std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>
 Unfuture<detail::spawn_result_t<F, Args...>> spawn_blocking(F&& f, Args&&... args) {

@@ -6,9 +6,12 @@
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/state.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <future>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -78,18 +81,30 @@ void complete_from(State<R>& to, Fn& fn) noexcept {
   }
 }
 
-// A state that owns its work: fn runs once, on the fiber or thread it is launched on.
+// A state that owns its work: fn runs at most once, on the fiber or thread it is launched
+// on, unless fail_unstarted() (a cancel, a launch that failed) claims the start first.
 template <class R, class Fn>
 class TaskState final : public State<R> {
  public:
   explicit TaskState(Fn fn) : fn_(std::move(fn)) {}
   void run_task() noexcept override {
+    if (!claim_start()) return;  // cancelled before it started: fn_ is gone already
     complete_from(*this, *fn_);
     fn_.reset();  // release captured arguments now, not when the last handle goes
   }
+  bool fail_unstarted(std::exception_ptr reason) noexcept override {
+    if (!claim_start()) return false;
+    fn_.reset();
+    // A launch that failed may have stored its error without claiming the start.
+    return this->try_set_exception(std::move(reason));
+  }
 
  private:
-  std::optional<Fn> fn_;
+  // The one claim that decides between running fn and never running it.
+  bool claim_start() noexcept { return !started_.exchange(true, std::memory_order_acq_rel); }
+
+  std::atomic<bool> started_{false};
+  std::optional<Fn> fn_;  // touched only by whoever won claim_start()
 };
 
 template <class R, class Fn>
@@ -139,6 +154,14 @@ class Unfuture {
 
   void wait() const { checked().wait(); }
 
+  // Cancels work that has not started: a spawn_blocking call still queued, a spawn()
+  // fiber that has not run yet, a then() continuation whose source is still pending. The
+  // work then never runs, what it captured is released at once, and this completes with
+  // weft::cancelled_error; returns true. Returns false, changing nothing, when the work is
+  // running or done, and for a Promise's Unfuture (only the promise decides its result).
+  // From any fiber or thread; of two racing calls one wins.
+  bool cancel() const { return detail::cancel_task(checked()); }
+
   // True if ready before the timeout. Negative durations throw std::invalid_argument.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
@@ -163,7 +186,9 @@ class Unfuture {
       auto task = detail::make_task([c = std::move(c), source]() mutable {
         return std::invoke(c, source);
       });
-      s.on_ready([task] { detail::launch_fiber(task); });
+      s.on_ready([task] {
+        if (!task->has_result()) detail::launch_fiber(task);  // else cancelled meanwhile
+      });
       return detail::adopt(task);
     } else {
       auto task = detail::make_task([c = std::move(c), source]() mutable {
@@ -175,9 +200,9 @@ class Unfuture {
       });
       s.on_ready([task, source] {
         if (auto e = source.state_->exception()) {
-          source.state_->mark_retrieved();  // handed on to the continuation's result
-          task->set_exception(e);
-        } else {
+          // Handed on to the continuation's result, unless the continuation was cancelled.
+          if (task->fail_unstarted(e)) source.state_->mark_retrieved();
+        } else if (!task->has_result()) {
           detail::launch_fiber(task);
         }
       });

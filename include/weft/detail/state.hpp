@@ -60,6 +60,8 @@ class StateBase {
   // Store an exception. Throws std::future_error(promise_already_satisfied) if a result
   // is already stored.
   void set_exception(std::exception_ptr e);
+  // Store a (non-null) exception unless a result is already stored; returns whether it did.
+  bool try_set_exception(std::exception_ptr e) noexcept;
 
   // After ready(): rethrows the stored exception, if any, marking it retrieved.
   void rethrow_if_failed() const;
@@ -74,8 +76,17 @@ class StateBase {
   }
 
   // The work owned by this state, run by the fiber or pool thread it was launched on.
-  // Must complete the state (set a value or an exception) before returning.
+  // Must complete the state (set a value or an exception) before returning, unless
+  // fail_unstarted() got there first; then it returns without running anything.
   virtual void run_task() noexcept {}
+  // If the owned work has not started, makes sure it never will, releases what it
+  // captured and completes the state with `reason`; returns true. Returns false, changing
+  // nothing, once the work has started or the state has a result, and always for a state
+  // that owns no work (a Promise's). Any thread or fiber may call it, racing run_task().
+  virtual bool fail_unstarted(std::exception_ptr reason) noexcept {
+    (void)reason;
+    return false;
+  }
 
   // The fiber running this state's work, for self-join detection; null when none.
   void set_producer(const void* fiber) noexcept { producer_.store(fiber, std::memory_order_relaxed); }
@@ -147,7 +158,11 @@ using StatePtr = boost::intrusive_ptr<State<T>>;
 // (stealable by idle workers until it starts), else on a worker of the ambient runtime,
 // which starts on first use.
 void launch_fiber(boost::intrusive_ptr<StateBase> task);
-// Runs task->run_task() on the spawn_blocking thread pool.
+// Runs task->run_task() on the spawn_blocking thread pool. When its queue is full, waits
+// for room: a fiber suspends only itself, a plain thread blocks.
 void launch_blocking(boost::intrusive_ptr<StateBase> task);
+// Unfuture::cancel(): fail_unstarted(cancelled_error), and a cancelled spawn_blocking
+// task leaves the pool's queue at once.
+bool cancel_task(StateBase& task);
 
 }  // namespace weft::detail
