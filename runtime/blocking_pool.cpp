@@ -50,7 +50,8 @@ void BlockingPool::remove_cancelled(const detail::StateBase& task) {
   after.finish();
 }
 
-// Tasks that no thread will take wait in the queue; up to queue_bound_ of them.
+// Each of the max_threads_ - busy_ threads that are free (idle, starting, or not started
+// yet) will take one queued task; the tasks beyond those may number up to queue_bound_.
 bool BlockingPool::has_room_locked() const noexcept {
   return queue_.size() < std::size_t{queue_bound_} + (max_threads_ - busy_);
 }
