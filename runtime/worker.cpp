@@ -86,8 +86,9 @@ void Worker::thread_main(std::atomic<bool>& started) {
       try {
         spawn_local(TaskPtr(task), /*nested=*/false);
       } catch (...) {
-        // No memory for a stack: the task's waiters get the error instead of a hang.
-        state.set_exception(std::current_exception());
+        // No memory for a stack: the task's waiters get the error instead of a hang
+        // (unless a cancel() got there first, which set_exception would throw about).
+        state.fail_unstarted(std::current_exception());
       }
     }
     batch.clear();

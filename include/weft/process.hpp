@@ -14,7 +14,9 @@
 #include <weft/serialize.hpp>
 #include <weft/unfuture.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -76,6 +78,20 @@ struct ProcessOptions {
 
 namespace detail {
 
+// The state of a spawn_process task: cancel() wins only while the task is still queued;
+// the pool claims it (claim_start) when it takes the task for a worker.
+template <class R>
+class ProcessState final : public State<R> {
+ public:
+  bool fail_unstarted(std::exception_ptr reason) noexcept override {
+    return claim_start() && this->try_set_exception(std::move(reason));
+  }
+  bool claim_start() noexcept { return !started_.exchange(true, std::memory_order_acq_rel); }
+
+ private:
+  std::atomic<bool> started_{false};
+};
+
 // One task handed to the process pool (runtime/process/pool.cpp).
 struct ProcessRequest {
   const ProcessEntry* entry = nullptr;
@@ -85,6 +101,8 @@ struct ProcessRequest {
   boost::intrusive_ptr<StateBase> state;
   // Stores the result read from `in` in `state`.
   void (*deliver)(StateBase& state, InArchive& in) = nullptr;
+  // False if the task was cancelled; else it can no longer be.
+  bool (*claim_start)(StateBase& state) = nullptr;
 };
 
 void launch_process(ProcessRequest request);
@@ -112,6 +130,11 @@ template <class Fn, class... A>
 struct process_result<Fn, A...> {
   using type = std::invoke_result_t<Fn, A...>;
 };
+template <class R>
+bool claim_process_start(StateBase& state) {
+  return static_cast<ProcessState<R>&>(state).claim_start();
+}
+
 template <class F, class... Args>
 using process_result_t = typename process_result<std::decay_t<F>, std::decay_t<Args>...>::type;
 
@@ -168,7 +191,7 @@ Unfuture<detail::process_result_t<F, Args...>> spawn_process(ProcessOptions opti
   if (options.timeout.count() < 0) {
     throw std::invalid_argument("weft::spawn_process: negative timeout");
   }
-  detail::StatePtr<R> state(new detail::State<R>);
+  detail::StatePtr<R> state(new detail::ProcessState<R>);
   detail::ProcessRequest request;
   request.entry = &detail::process_entry<Fn, std::decay_t<Args>...>;
   if constexpr (detail::is_function_pointer<Fn>) {
@@ -182,6 +205,7 @@ Unfuture<detail::process_result_t<F, Args...>> spawn_process(ProcessOptions opti
   request.timeout = options.timeout;
   request.state = state;
   request.deliver = &detail::deliver_result<R>;
+  request.claim_start = &detail::claim_process_start<R>;
   detail::launch_process(std::move(request));
   return Unfuture<R>(std::move(state));
   }

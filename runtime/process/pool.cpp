@@ -129,6 +129,7 @@ void Pool::drive(unsigned slot) {
 
 std::vector<Job> Pool::take_batch(unsigned slot) {
   std::vector<Job> batch;
+  std::vector<Job> cancelled;  // released after the lock: a last reference may go with them
   std::lock_guard lk(lock_);
   if (queue_.empty()) {
     slots_[slot].driving = false;
@@ -142,14 +143,25 @@ std::vector<Job> Pool::take_batch(unsigned slot) {
     limit = std::min(share, kMaxBatch);
   }
   std::size_t tail = 0;
-  do {
+  while (batch.size() < limit && !queue_.empty()) {
+    Job& next = queue_.front();
+    if (!next.claimed && !next.claim_start(*next.state)) {
+      cancelled.push_back(std::move(next));  // cancelled while it waited: it never runs
+      queue_.pop_front();
+      continue;
+    }
+    next.claimed = true;
     if (!batch.empty()) {
-      tail += queue_.front().head.size() + queue_.front().payload.size();
+      tail += next.head.size() + next.payload.size();
       if (tail > kBatchTailBytes) break;
     }
-    batch.push_back(std::move(queue_.front()));
+    batch.push_back(std::move(next));
     queue_.pop_front();
-  } while (batch.size() < limit && !queue_.empty());
+  }
+  if (batch.empty()) {  // only cancelled tasks were left
+    slots_[slot].driving = false;
+    --driving_;
+  }
   return batch;
 }
 
@@ -250,6 +262,7 @@ void launch_process(ProcessRequest request) {
   job.timeout = request.timeout;
   job.state = std::move(request.state);
   job.deliver = request.deliver;
+  job.claim_start = request.claim_start;
   pool.submit(std::move(job));
 }
 

@@ -27,7 +27,9 @@ struct Job {
   std::chrono::milliseconds timeout{0};
   boost::intrusive_ptr<detail::StateBase> state;
   void (*deliver)(detail::StateBase&, InArchive&) = nullptr;
-  int attempts = 0;  // workers that died before they had the whole task
+  bool (*claim_start)(detail::StateBase&) = nullptr;
+  bool claimed = false;  // taken for a worker once: cancel() can no longer stop it
+  int attempts = 0;      // workers that died before they had the whole task
 };
 
 class Pool {

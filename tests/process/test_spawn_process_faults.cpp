@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -21,9 +22,10 @@ using namespace std::chrono_literals;
 namespace {
 
 int crash_by_null_write(int x) {
-  // Not nullptr itself, which UBSan would catch and turn into exit status 1.
-  volatile int* nowhere = reinterpret_cast<volatile int*>(16);
-  *nowhere = x;  // SIGSEGV
+  // Not nullptr itself, which UBSan would catch and turn into exit status 1; an address the
+  // compiler cannot see, so it has nothing to warn about.
+  volatile std::uintptr_t address = 16;
+  *reinterpret_cast<volatile int*>(address) = x;  // SIGSEGV
   return x;
 }
 int call_abort(int) { std::abort(); }
