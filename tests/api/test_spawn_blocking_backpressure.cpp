@@ -56,6 +56,22 @@ std::vector<weft::Unfuture<int>> fill(Gate& gate) {
 // How long a submission that should wait is given to show it does not.
 constexpr auto kStillWaiting = 200ms;
 
+// One more gated task than the pool takes, submitted from a plain thread.
+struct Seventh {
+  std::atomic<bool> submitted{false};
+  weft::Unfuture<int> task;
+  std::thread thread;
+
+  explicit Seventh(Gate& gate)
+      : thread([this, &gate] {
+          task = weft::spawn_blocking([&gate] {
+            gate.pass(kFull);
+            return kFull;
+          });
+          submitted = true;
+        }) {}
+};
+
 }  // namespace
 
 TEST_CASE("from a plain thread the 7th submission blocks until a task is taken from the queue") {
@@ -63,24 +79,16 @@ TEST_CASE("from a plain thread the 7th submission blocks until a task is taken f
   Gate gate;
   auto tasks = fill(gate);
 
-  std::atomic<bool> submitted{false};
-  weft::Unfuture<int> seventh;
-  std::thread submitter([&] {
-    seventh = weft::spawn_blocking([&gate] {
-      gate.pass(kFull);
-      return kFull;
-    });
-    submitted = true;
-  });
+  Seventh seventh(gate);
   std::this_thread::sleep_for(kStillWaiting);
-  CHECK_FALSE(submitted.load());
+  CHECK_FALSE(seventh.submitted.load());
 
   gate.release(1);  // one task ends; its thread takes the next from the queue: room for one
-  CHECK(eventually([&] { return submitted.load(); }));
-  submitter.join();
+  CHECK(eventually([&] { return seventh.submitted.load(); }));
+  seventh.thread.join();
   gate.open();
   for (int i = 0; i < kFull; ++i) CHECK(tasks[i].get() == i);
-  CHECK(seventh.get() == kFull);
+  CHECK(seventh.task.get() == kFull);
 }
 
 TEST_CASE("from a fiber only the submitting fiber waits; the others on its worker keep running") {
@@ -184,26 +192,18 @@ TEST_CASE("cancelling a queued task makes room for a waiting submitter at once")
   Gate gate;
   auto tasks = fill(gate);
 
-  std::atomic<bool> submitted{false};
-  weft::Unfuture<int> seventh;
-  std::thread submitter([&] {
-    seventh = weft::spawn_blocking([&gate] {
-      gate.pass(kFull);
-      return kFull;
-    });
-    submitted = true;
-  });
+  Seventh seventh(gate);
   std::this_thread::sleep_for(kStillWaiting);
-  REQUIRE_FALSE(submitted.load());
+  REQUIRE_FALSE(seventh.submitted.load());
 
   CHECK(tasks[kFull - 1].cancel());  // queued, not started; no gate is released
-  CHECK(eventually([&] { return submitted.load(); }, 5s));
-  submitter.join();
+  CHECK(eventually([&] { return seventh.submitted.load(); }, 5s));
+  seventh.thread.join();
   CHECK_THROWS_AS(tasks[kFull - 1].get(), weft::cancelled_error);
 
   gate.open();
   for (int i = 0; i < kFull - 1; ++i) CHECK(tasks[i].get() == i);
-  CHECK(seventh.get() == kFull);
+  CHECK(seventh.task.get() == kFull);
 }
 
 TEST_CASE("a task on a pool thread submits past the bound instead of waiting for room") {
