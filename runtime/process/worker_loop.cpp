@@ -22,6 +22,7 @@
 #include <exception>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <typeinfo>
 
 namespace weft::rt::process {
@@ -70,9 +71,10 @@ class Channel {
     return true;
   }
 
-  // The next whole task frame's body, or false at the end of the conversation. Flushes
-  // pending replies before it waits for more input.
-  bool next_task(std::string& body) {
+  // The next whole task frame's body, or false at the end of the conversation. The body
+  // stays in the input buffer (a 100 MB task is not copied again) and is valid until the
+  // next call. Flushes pending replies before it waits for more input.
+  bool next_task(std::string_view& body) {
     for (;;) {
       if (in_.size() - used_ >= sizeof(FrameHeader)) {
         FrameHeader h;
@@ -82,7 +84,7 @@ class Channel {
           return false;
         }
         if (in_.size() - used_ - sizeof h >= h.size) {
-          body.assign(in_, used_ + sizeof h, h.size);
+          body = std::string_view(in_).substr(used_ + sizeof h, h.size);
           used_ += sizeof h + h.size;
           return true;
         }
@@ -120,7 +122,7 @@ class Channel {
   std::string out_;
 };
 
-void run_task(const std::string& body, Channel& channel) {
+void run_task(std::string_view body, Channel& channel) {
   std::string why;
   const detail::ProcessEntry* entry = nullptr;
   void (*fn)() = nullptr;
@@ -193,7 +195,7 @@ int serve_parent(int channel_fd) {
   Channel channel(fd);
   channel.end_reply(channel.begin_reply(), FrameKind::hello);
   if (!channel.flush()) return 0;
-  std::string body;
+  std::string_view body;
   while (channel.next_task(body)) {
     run_task(body, channel);
     // Replies wait for the end of a batch (next_task flushes before it reads), unless they
