@@ -138,42 +138,37 @@ bool claim_process_start(StateBase& state) {
 template <class F, class... Args>
 using process_result_t = typename process_result<std::decay_t<F>, std::decay_t<Args>...>::type;
 
-template <class Fn, class... A>
-inline constexpr bool process_call_ok = [] {
-  if constexpr (!process_callable<Fn> || !(serializable<A> && ...) || !std::is_invocable_v<Fn, A...>) {
-    return false;
-  } else {
-    using R = std::invoke_result_t<Fn, A...>;
-    if constexpr (std::is_void_v<R>) {
-      return true;
-    } else {
-      return !unwrap_unfuture<R>::nested && serializable<R> && std::is_default_constructible_v<R>;
-    }
-  }
-}();
-
+// Fails the build with a message for each thing wrong with spawn_process(f, args...), and
+// returns whether the call can be made, so that its body is not instantiated after a
+// failure (which would bury the messages under unrelated errors).
 template <class Fn, class... A>
 constexpr bool check_process_call() {
-  static_assert(process_callable<Fn>,
+  constexpr bool callable = process_callable<Fn>;
+  static_assert(callable,
                 "weft::spawn_process: the function must be a plain function, a lambda without "
                 "captures, or a function object with a serialize member. A capturing lambda or "
                 "std::function refers to this process's memory: pass what it captures as "
                 "arguments instead.");
   (wire::require_serializable<A>(), ...);
-  static_assert(std::is_invocable_v<Fn, A...>,
-                "weft::spawn_process: the function cannot be called with these arguments");
-  if constexpr (std::is_invocable_v<Fn, A...>) {
+  constexpr bool invocable = std::is_invocable_v<Fn, A...>;
+  static_assert(invocable, "weft::spawn_process: the function cannot be called with these arguments");
+  bool ok = callable && (serializable<A> && ...) && invocable;
+  if constexpr (invocable) {
     using R = std::invoke_result_t<Fn, A...>;
-    static_assert(!unwrap_unfuture<R>::nested,
+    constexpr bool plain_result = !unwrap_unfuture<R>::nested;
+    static_assert(plain_result,
                   "weft::spawn_process: the function returns an Unfuture, which cannot cross a "
                   "process boundary; return its value");
+    ok = ok && plain_result;
     if constexpr (!std::is_void_v<R>) {
       wire::require_serializable<R>();
-      static_assert(std::is_default_constructible_v<R>,
+      constexpr bool default_constructible = std::is_default_constructible_v<R>;
+      static_assert(default_constructible,
                     "weft::spawn_process: the result type must be default-constructible");
+      ok = ok && serializable<R> && default_constructible;
     }
   }
-  return true;
+  return ok;
 }
 
 }  // namespace detail
@@ -183,31 +178,31 @@ template <class F, class... Args>
 Unfuture<detail::process_result_t<F, Args...>> spawn_process(ProcessOptions options, F&& f,
                                                              Args&&... args) {
   using Fn = std::decay_t<F>;
-  static_assert(detail::check_process_call<Fn, std::decay_t<Args>...>());
+  constexpr bool call_ok = detail::check_process_call<Fn, std::decay_t<Args>...>();
   using R = detail::process_result_t<F, Args...>;
-  if constexpr (!detail::process_call_ok<Fn, std::decay_t<Args>...>) {
+  if constexpr (!call_ok) {
     return {};  // the static_asserts above have failed the build
   } else {
-  if (options.timeout.count() < 0) {
-    throw std::invalid_argument("weft::spawn_process: negative timeout");
-  }
-  detail::StatePtr<R> state(new detail::ProcessState<R>);
-  detail::ProcessRequest request;
-  request.entry = &detail::process_entry<Fn, std::decay_t<Args>...>;
-  if constexpr (detail::is_function_pointer<Fn>) {
-    Fn fn = f;
-    if (fn == nullptr) throw std::invalid_argument("weft::spawn_process: null function pointer");
-    request.fn = reinterpret_cast<void (*)()>(fn);
-  }
-  OutArchive out(request.payload);
-  if constexpr (detail::is_serialized_callable<Fn>) out(static_cast<const Fn&>(f));
-  out(static_cast<const std::decay_t<Args>&>(args)...);
-  request.timeout = options.timeout;
-  request.state = state;
-  request.deliver = &detail::deliver_result<R>;
-  request.claim_start = &detail::claim_process_start<R>;
-  detail::launch_process(std::move(request));
-  return Unfuture<R>(std::move(state));
+    if (options.timeout.count() < 0) {
+      throw std::invalid_argument("weft::spawn_process: negative timeout");
+    }
+    detail::StatePtr<R> state(new detail::ProcessState<R>);
+    detail::ProcessRequest request;
+    request.entry = &detail::process_entry<Fn, std::decay_t<Args>...>;
+    if constexpr (detail::is_function_pointer<Fn>) {
+      Fn fn = f;
+      if (fn == nullptr) throw std::invalid_argument("weft::spawn_process: null function pointer");
+      request.fn = reinterpret_cast<void (*)()>(fn);
+    }
+    OutArchive out(request.payload);
+    if constexpr (detail::is_serialized_callable<Fn>) out(static_cast<const Fn&>(f));
+    out(static_cast<const std::decay_t<Args>&>(args)...);
+    request.timeout = options.timeout;
+    request.state = state;
+    request.deliver = &detail::deliver_result<R>;
+    request.claim_start = &detail::claim_process_start<R>;
+    detail::launch_process(std::move(request));
+    return Unfuture<R>(std::move(state));
   }
 }
 
