@@ -5,6 +5,8 @@
 #include "tls.hpp"
 #include "worker.hpp"
 
+#include <utility>
+
 namespace weft::rt {
 
 namespace {
@@ -73,7 +75,11 @@ boost::fibers::context* FiberAlgorithm::pick_next() noexcept {
       if (ctx != nullptr) Worker::current_scheduler()->attach_worker_context(ctx);
     }
   }
-  // Boost switches to what this returns, or to its dispatcher when it is null.
+  // Only the dispatcher may be told "nothing" (it then sleeps): Boost 1.74 resumes what
+  // this returns without a null check when a fiber ends, suspends, waits or yields, and
+  // a fresh fiber counted by has_new() may have been stolen since. Boost keeps the
+  // dispatcher ready whenever a fiber runs, so it is the fallback here.
+  if (ctx == nullptr) ctx = std::exchange(dispatcher_, nullptr);
   Worker::set_running_context(ctx);
   return ctx;
 }
