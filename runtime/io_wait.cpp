@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <utility>
 
 namespace weft::rt {
 
@@ -123,15 +124,19 @@ IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
   bool& ready = dir == IoDir::read ? s.read_ready : s.write_ready;
   if (std::exchange(ready, false)) return IoWait::ready;
   if (deadline_ns >= 0 && monotonic_ns() >= deadline_ns) return IoWait::timed_out;
-  if (s.armed_worker < 0) {
-    // Registering reports readiness that is already there, so nothing is missed between
-    // the caller's EAGAIN and now.
+  if (s.armed_worker != static_cast<int>(here.index())) {
+    // The watch follows the latest parker: a reactor that is not this worker's reports
+    // the edge only when its own worker next polls, which a worker busy computing may
+    // not do for seconds. Registering reports readiness that is already there, so
+    // nothing is missed between the caller's EAGAIN and now, nor by the move: the new
+    // watch is in place before the old one goes, and an edge the old reactor already
+    // collected still wakes this fiber from there (same generation).
     const int err = here.arm_fd(fd, make_token(fd, generation));
     if (err < 0 && err != -EEXIST) {
       errno = -err;
       return IoWait::failed;
     }
-    s.armed_worker = static_cast<int>(here.index());
+    disarm(std::exchange(s.armed_worker, static_cast<int>(here.index())), fd);
   }
   me->wait_link(dir == IoDir::read ? s.readers : s.writers);
   bool woken = true;

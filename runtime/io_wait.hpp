@@ -6,8 +6,10 @@
 // an fd that weft made non-blocking underneath it, waits in the real poll().
 //
 // An fd is armed (edge-triggered, for both directions) in the reactor of the worker whose
-// fiber first parks on it, and stays armed until it is retired. Events carry the fd and its
-// generation; that worker wakes the waiters wherever they run.
+// fiber last parked on it: a fiber on another worker moves the watch to its own reactor,
+// so it never waits for a busy worker to poll. It stays armed until it is retired or moved.
+// Events carry the fd and its generation; the watching worker wakes the waiters wherever
+// they run.
 #pragma once
 
 #include "fd_table.hpp"
