@@ -5,6 +5,7 @@
 #include "unretrieved.hpp"
 #include "fiber_lock.hpp"
 #include "parking.hpp"
+#include "tls.hpp"
 #include "worker.hpp"
 
 #include <boost/fiber/context.hpp>
@@ -42,6 +43,53 @@ bool StateBase::try_set_exception(std::exception_ptr e) noexcept {
   return true;
 }
 
+namespace {
+
+// Callbacks of states that completed while this thread was already running callbacks.
+// A callback that completes another state (flattening forwards an inner result to the
+// outer state, when_all counts an arrival) would otherwise run that state's callbacks
+// inside its own frame: a chain of N flattening levels nested N publishes on one stack and
+// overflowed a fiber's from about 1,500 levels. Instead the outermost publish on the
+// thread runs them all, one after another, in the order the states completed.
+struct CallbackQueue {
+  Callback* head = nullptr;
+  Callback* tail = nullptr;
+  const void* owner = nullptr;  // the context draining it (a fiber, or null on a thread)
+};
+WEFT_TLS CallbackQueue* draining = nullptr;
+
+}  // namespace
+
+void StateBase::run_callbacks(Callback* newest_first) noexcept {
+  // Pushed newest first; run in the order they were added.
+  Callback* first = nullptr;
+  Callback* last = newest_first;
+  while (newest_first != nullptr) {
+    Callback* next = newest_first->next;
+    newest_first->next = first;
+    first = newest_first;
+    newest_first = next;
+  }
+  const void* me = rt::Worker::running_context();
+  // Callbacks must not block, so nothing switches fibers while a queue drains; the owner
+  // check keeps another fiber from ever adding to a queue it does not drain.
+  if (draining != nullptr && draining->owner == me) {
+    (draining->tail != nullptr ? draining->tail->next : draining->head) = first;
+    draining->tail = last;
+    return;
+  }
+  CallbackQueue queue{first, last, me};
+  CallbackQueue* outer = std::exchange(draining, &queue);
+  while (queue.head != nullptr) {
+    Callback* c = queue.head;
+    queue.head = c->next;
+    if (queue.head == nullptr) queue.tail = nullptr;
+    c->fire();
+    delete c;
+  }
+  draining = outer;
+}
+
 void StateBase::publish() noexcept {
   producer_.store(nullptr, std::memory_order_relaxed);
   Callback* callbacks;
@@ -59,20 +107,7 @@ void StateBase::publish() noexcept {
     }
   }
 
-  // Callbacks were pushed newest first; run them in the order they were added.
-  Callback* in_order = nullptr;
-  while (callbacks != nullptr) {
-    Callback* next = callbacks->next;
-    callbacks->next = in_order;
-    in_order = callbacks;
-    callbacks = next;
-  }
-  while (in_order != nullptr) {
-    Callback* next = in_order->next;
-    in_order->fire();
-    delete in_order;
-    in_order = next;
-  }
+  if (callbacks != nullptr) run_callbacks(callbacks);
 }
 
 void StateBase::add_callback(std::unique_ptr<Callback> cb) {
@@ -84,7 +119,8 @@ void StateBase::add_callback(std::unique_ptr<Callback> cb) {
       return;
     }
   }
-  cb->fire();
+  cb->next = nullptr;
+  run_callbacks(cb.release());
 }
 
 boost::fibers::context* StateBase::waiter_context() const {

@@ -69,7 +69,8 @@ class StateBase {
   std::exception_ptr exception() const noexcept { return exception_; }
   void mark_retrieved() const noexcept { retrieved_.store(true, std::memory_order_relaxed); }
 
-  // Runs f() when the state completes; at once, in the caller, if it already has.
+  // Runs f() when the state completes; at once, in the caller, if it already has (when
+  // the caller is itself a callback, right after it returns: see run_callbacks).
   template <class F>
   void on_ready(F f) {
     add_callback(std::make_unique<CallbackFn<F>>(std::move(f)));
@@ -109,6 +110,9 @@ class StateBase {
 
  private:
   void add_callback(std::unique_ptr<Callback> cb);
+  // Runs a list of callbacks (newest first), or queues them behind the ones this thread
+  // is running already, so completions that cause completions never nest.
+  static void run_callbacks(Callback* newest_first) noexcept;
   // The caller's fiber context; throws deadlock_error if it is this state's producer.
   boost::fibers::context* waiter_context() const;
 
