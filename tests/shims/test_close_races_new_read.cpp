@@ -15,7 +15,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
+#include <array>
 #include <cerrno>
 #include <csignal>
 #include <chrono>
@@ -40,12 +40,10 @@ struct Outcome {
   int err = 0;
 };
 
-// One race: a reader reading byte after byte until an error, a writer feeding it, a closer
-// closing the read end after `yields` switches. Returns what the reader saw, or that it
-// had not ended within the bound.
-Outcome race_once(unsigned yields) {
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);  // in a fiber: weft manages both ends
+// One race on a pipe: a reader reading byte after byte until an error, a writer feeding
+// it, a closer closing the read end after `yields` switches. Returns what the reader saw,
+// or that it had not ended within the bound.
+Outcome race_once(std::array<int, 2> fds, unsigned yields) {
   auto reader = weft::spawn([rd = fds[0]] {
     char c;
     for (;;) {
@@ -69,7 +67,6 @@ Outcome race_once(unsigned yields) {
   Outcome out;
   out.ended = reader.wait_for(2s * WEFT_TEST_SLACK);
   if (out.ended) out.err = reader.get();
-  ::close(fds[1]);  // a reader still parked after this is lost for good
   return out;
 }
 
@@ -85,9 +82,14 @@ TEST_CASE("a read entered while another worker closes the fd always ends") {
   while (std::chrono::steady_clock::now() < end) {
     // Many races at once, spread over the workers by the plain thread that spawns them.
     constexpr int kPairs = 16;
+    // Every pipe of the round exists before any close: a number closed in one race is
+    // not reused by another's pipe() meanwhile, so a read after the close must see EBADF
+    // (on a reused number it would act on the new file, as with libc).
+    std::vector<std::array<int, 2>> pipes(kPairs);
+    for (auto& p : pipes) REQUIRE(::pipe(p.data()) == 0);
     std::vector<weft::Unfuture<Outcome>> races;
     for (int i = 0; i < kPairs; ++i) {
-      races.push_back(weft::spawn(race_once, static_cast<unsigned>(rng() % 8)));
+      races.push_back(weft::spawn(race_once, pipes[i], static_cast<unsigned>(rng() % 8)));
     }
     for (auto& r : races) {
       const Outcome out = r.get();
@@ -96,6 +98,7 @@ TEST_CASE("a read entered while another worker closes the fd always ends") {
       // The reader stops at the close: EBADF (closed under it or before it began).
       CHECK(out.err == EBADF);
     }
+    for (auto& p : pipes) ::close(p[1]);
     ++rounds;
   }
   MESSAGE("rounds of 16 races: " << rounds);
