@@ -62,9 +62,8 @@ int accept_managed(int listen_fd, sockaddr* addr, socklen_t* len) noexcept {
 
 void close_fd(int fd) noexcept {
   if (fd < 0) return;
-  rt::retire_fd(fd);
   // Linux frees the descriptor even when close reports EINTR or EIO: never retry.
-  WEFT_REAL(close)(fd);
+  rt::retire_fd_around(fd, [fd] { return WEFT_REAL(close)(fd); });
 }
 
 void connect(int fd, const sockaddr* addr, socklen_t size, Deadline deadline, const char* what) {

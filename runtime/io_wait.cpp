@@ -183,6 +183,21 @@ void retire_fd(int fd) noexcept {
   disarm(armed, fd);
 }
 
+int retire_fd_around_impl(int fd, int (*op)(void*), void* arg) noexcept {
+  if (fd < 0) return op(arg);
+  FdState& s = fd_state(fd);
+  auto lk = lock_fiber_spinlock(s.lock);
+  disarm(reset_locked(s), fd);
+  const int r = op(arg);
+  const int err = errno;
+  // A fiber that read the generation while op ran may have found the file still open and
+  // got EAGAIN: it must find the number closed when it comes to park (under this lock),
+  // not park on a file whose watch the kernel has just dropped.
+  s.generation.fetch_add(1, std::memory_order_acq_rel);
+  errno = err;
+  return r;
+}
+
 void adopt_fd(int fd, bool managed, bool user_nonblock, bool is_socket) noexcept {
   FdState& s = fd_state(fd);
   auto lk = lock_fiber_spinlock(s.lock);

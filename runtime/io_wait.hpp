@@ -64,8 +64,21 @@ inline WEFT_TLS bool parking_holds_fd_lock = false;
 IoWait block_on_fd(int fd, IoDir dir, std::int64_t deadline_ns) noexcept;
 
 // fd is about to be closed or replaced: its waiters wake with EBADF, its reactor watch is
-// removed, and its entry forgets everything (it is unknown again).
+// removed, and its entry forgets everything (it is unknown again). For fds no other
+// thread can be using (weft's own); others go through retire_fd_around.
 void retire_fd(int fd) noexcept;
+
+// Closes or replaces fd with op() (the real close, dup2, dup3, fclose) and returns what it
+// returns, errno included: retire_fd, then op under the fd's lock, then the generation
+// moves once more. So a call on fd racing the close either ends with EBADF or acts on the
+// new file, and never parks on the old one after the kernel let go of it (a closed file
+// leaves every epoll set without an event, so such a fiber would sleep for ever). op must
+// not call back into weft for the same fd; it runs with a spinlock held.
+int retire_fd_around_impl(int fd, int (*op)(void*), void* arg) noexcept;
+template <class Op>
+int retire_fd_around(int fd, Op op) noexcept {
+  return retire_fd_around_impl(fd, [](void* p) noexcept { return (*static_cast<Op*>(p))(); }, &op);
+}
 
 // A call that weft interposes made fd (socket, accept, pipe, dup): a fresh entry.
 // `managed`: weft set the kernel's O_NONBLOCK itself (an fd made in a fiber); the user

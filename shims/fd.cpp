@@ -77,32 +77,26 @@ int dup(int fd) noexcept {
 int dup3(int fd, int fd2, int flags) noexcept {
   // An invalid source (or fd == fd2 for dup3) must leave fd2 untouched, waiters and all.
   if (fd == fd2 || WEFT_REAL(fcntl)(fd, F_GETFD) < 0) return WEFT_REAL(dup3)(fd, fd2, flags);
-  weft::rt::retire_fd(fd2);
-  const int r = WEFT_REAL(dup3)(fd, fd2, flags);
+  const int r = weft::rt::retire_fd_around(fd2, [&] { return WEFT_REAL(dup3)(fd, fd2, flags); });
   if (r >= 0) weft::rt::adopt_dup(fd, fd2);
   return r;
 }
 
 int dup2(int fd, int fd2) noexcept {
   if (fd == fd2 || WEFT_REAL(fcntl)(fd, F_GETFD) < 0) return WEFT_REAL(dup2)(fd, fd2);
-  weft::rt::retire_fd(fd2);
-  const int r = WEFT_REAL(dup2)(fd, fd2);
+  const int r = weft::rt::retire_fd_around(fd2, [&] { return WEFT_REAL(dup2)(fd, fd2); });
   if (r >= 0) weft::rt::adopt_dup(fd, fd2);
   return r;
 }
 
 int close(int fd) {
-  weft::rt::retire_fd(fd);
-  return WEFT_REAL(close)(fd);
+  return weft::rt::retire_fd_around(fd, [fd] { return WEFT_REAL(close)(fd); });
 }
 
 int fclose(FILE* stream) {
   // glibc closes the fd internally, past the close shim.
-  if (stream != nullptr) {
-    const int fd = ::fileno(stream);
-    if (fd >= 0) weft::rt::retire_fd(fd);
-  }
-  return WEFT_REAL(fclose)(stream);
+  const int fd = stream != nullptr ? ::fileno(stream) : -1;
+  return weft::rt::retire_fd_around(fd, [stream] { return WEFT_REAL(fclose)(stream); });
 }
 
 int fcntl(int fd, int cmd, ...) {
