@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ std::pair<weft_test::ChildResult, std::string> exit_in_child(ForkIn fork_in) {
   int report[2];
   REQUIRE(::pipe2(report, O_CLOEXEC) == 0);  // made on this thread: plain libc pipe
   const auto r = fork_in([w = report[1]] {
+    std::fflush(nullptr);  // or the child's exit() prints the parent's buffered output again
     const pid_t pid = ::fork();
     if (pid == 0) {
       exit_handler_fd = w;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -30,6 +31,7 @@ TEST_CASE("a child forked from a fiber runs weft afresh: run, spawn, I/O, both p
     const weft_test::ArmedPipe pipe = weft_test::make_armed_pipe();
     REQUIRE(weft::spawn_blocking([] { return 1; }).get() == 1);  // the pool has a thread
     REQUIRE(weft::spawn_process(weft_test::square_in_process, 3).get() == 9);  // and a worker
+    std::fflush(nullptr);  // or the child's exit() prints the parent's buffered output again
     const pid_t pid = ::fork();
     if (pid == 0) ::_exit(weft_test::use_weft_in_child(pipe, /*with_processes=*/true));
     REQUIRE(pid > 0);

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -29,6 +30,7 @@ TEST_CASE("a child forked from a plain thread runs weft afresh: run, spawn, I/O,
   REQUIRE(weft::spawn_blocking([] { return 1; }).get() == 1);
   REQUIRE(weft::spawn_process(weft_test::square_in_process, 3).get() == 9);
 
+  std::fflush(nullptr);  // or the child's exit() prints the parent's buffered output again
   const pid_t pid = ::fork();
   if (pid == 0) ::_exit(weft_test::use_weft_in_child(pipe, /*with_processes=*/true));
   REQUIRE(pid > 0);
