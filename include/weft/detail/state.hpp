@@ -2,10 +2,12 @@
 // fibers and threads waiting for it, and callbacks to run when it completes. A state may
 // also own the work that completes it (a spawned function, a continuation): run_task().
 //
-// Waiting parks the Boost.Fiber context of the caller on the state's own wait queue, with
-// the same protocol as Boost's condition_variable_any (twstatus tells a notification from
-// a timeout), minus its second lock. A fiber waiting suspends only itself; a plain thread
-// waiting blocks in its own (implicit) Boost.Fiber scheduler.
+// A fiber waiting parks its Boost.Fiber context on the state's own wait queue, with the
+// same protocol as Boost's condition_variable_any (twstatus tells a notification from a
+// timeout), minus its second lock, and suspends only itself. A plain thread waiting parks
+// on a second list without Boost.Fiber (runtime/thread_waiter.hpp) and blocks: Boost's
+// per-thread scheduler is gone while static destructors run, and must not be used in a
+// child forked from a fiber.
 #pragma once
 
 #include <boost/fiber/context.hpp>
@@ -21,6 +23,10 @@
 #include <optional>
 #include <string>
 #include <utility>
+
+namespace weft::rt {
+struct ThreadWaiter;
+}
 
 namespace weft::detail {
 
@@ -109,8 +115,11 @@ class StateBase {
 
  private:
   void add_callback(std::unique_ptr<Callback> cb);
-  // The caller's fiber context; throws deadlock_error if it is this state's producer.
+  // The caller's fiber context, or null on a plain thread; throws deadlock_error if it is
+  // this state's producer.
   boost::fibers::context* waiter_context() const;
+  // A plain thread's wait, until ready or the deadline (time_point::max(): none).
+  bool wait_on_thread(std::chrono::steady_clock::time_point deadline);
 
   std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
@@ -119,7 +128,8 @@ class StateBase {
   std::atomic<const void*> producer_{nullptr};
   boost::fibers::detail::spinlock lock_;
   Callback* callbacks_ = nullptr;                // guarded by lock_; newest first
-  boost::fibers::context::wait_queue_t waiters_;  // guarded by lock_
+  boost::fibers::context::wait_queue_t waiters_;  // guarded by lock_; fibers
+  rt::ThreadWaiter* thread_waiters_ = nullptr;    // guarded by lock_; plain threads
   std::exception_ptr exception_;
   std::unique_ptr<std::string> name_;
 };
