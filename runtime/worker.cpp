@@ -20,6 +20,8 @@ namespace weft::rt {
 namespace {
 WEFT_TLS Worker* current_worker = nullptr;
 WEFT_TLS boost::fibers::context* running_ctx = nullptr;
+// Set for good when a worker thread starts; a forked child's copy of the thread keeps it.
+WEFT_TLS bool worker_thread = false;
 
 // A child forked from a fiber has a copy of the worker thread but none of the runtime:
 // its calls must be plain libc calls, not attempts to park on a scheduler that is gone.
@@ -39,6 +41,8 @@ Worker::Worker(Runtime& runtime, unsigned index) : runtime_(runtime), index_(ind
 }
 
 Worker* Worker::current() noexcept { return current_worker; }
+
+bool Worker::is_worker_thread() noexcept { return worker_thread; }
 
 boost::fibers::context* Worker::running_context() noexcept { return running_ctx; }
 
@@ -65,6 +69,7 @@ void Worker::start() {
 
 void Worker::thread_main(std::atomic<bool>& started) {
   current_worker = this;
+  worker_thread = true;
   boost::fibers::use_scheduling_algorithm<FiberAlgorithm>(*this);
   main_ctx_ = boost::fibers::context::active();
   scheduler_ = main_ctx_->get_scheduler();
