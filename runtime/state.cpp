@@ -92,6 +92,11 @@ void StateBase::add_callback(std::unique_ptr<Callback> cb) {
 }
 
 boost::fibers::context* StateBase::waiter_context() const {
+  if (generation_ != fork_generation) {
+    // Its work ran in the parent, and a parent's fibers and threads do not exist here.
+    throw deadlock_error("weft: waited in a child process for an Unfuture made before fork(); "
+                         "its work stayed in the parent");
+  }
   boost::fibers::context* me = rt::Worker::running_context();
   if (me != nullptr && producer_.load(std::memory_order_relaxed) == me) {
     throw deadlock_error("weft: a fiber waited for its own result");

@@ -10,8 +10,6 @@
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/operations.hpp>
 
-#include <pthread.h>
-
 #include <mutex>
 #include <system_error>
 
@@ -22,13 +20,6 @@ WEFT_TLS Worker* current_worker = nullptr;
 WEFT_TLS boost::fibers::context* running_ctx = nullptr;
 // Set for good when a worker thread starts; a forked child's copy of the thread keeps it.
 WEFT_TLS bool worker_thread = false;
-
-// A child forked from a fiber has a copy of the worker thread but none of the runtime:
-// its calls must be plain libc calls, not attempts to park on a scheduler that is gone.
-void forget_worker_in_child() noexcept {
-  current_worker = nullptr;
-  running_ctx = nullptr;
-}
 
 // Fibers waiting to start beyond which spawning wakes a sleeping worker to steal some.
 constexpr std::size_t kStealBacklog = 2;
@@ -43,6 +34,11 @@ Worker::Worker(Runtime& runtime, unsigned index) : runtime_(runtime), index_(ind
 Worker* Worker::current() noexcept { return current_worker; }
 
 bool Worker::is_worker_thread() noexcept { return worker_thread; }
+
+void Worker::forget_this_thread_in_child() noexcept {
+  current_worker = nullptr;
+  running_ctx = nullptr;
+}
 
 boost::fibers::context* Worker::running_context() noexcept { return running_ctx; }
 
@@ -59,8 +55,6 @@ boost::fibers::scheduler* Worker::current_scheduler() noexcept {
 }
 
 void Worker::start() {
-  static const int registered = ::pthread_atfork(nullptr, nullptr, forget_worker_in_child);
-  (void)registered;
   std::atomic<bool> started{false};
   thread_ = std::thread([this, &started] { thread_main(started); });
   thread_.detach();  // workers live as long as the process (README: "Shutdown")

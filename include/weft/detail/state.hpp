@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <future>
 #include <memory>
@@ -29,6 +30,10 @@ struct ThreadWaiter;
 }
 
 namespace weft::detail {
+
+// How many fork()s lie between the process that loaded weft and this one (modulo 256;
+// runtime/fork.cpp). A state made in an earlier generation belongs to a parent process.
+extern std::uint8_t fork_generation;
 
 // Something to run once a state completes. Runs in whatever completes the state (or in
 // on_ready's caller if already complete), so it must not block.
@@ -58,7 +63,8 @@ class StateBase {
   bool has_result() const noexcept { return claimed_.load(std::memory_order_acquire); }
 
   // Blocks the calling fiber (or thread) until ready. Throws deadlock_error if the caller
-  // is the fiber whose work would complete this state.
+  // is the fiber whose work would complete this state, or if the state was made by a
+  // parent process before a fork() and is not ready (its work does not exist here).
   void wait();
   // Same with a deadline; returns ready().
   bool wait_until(std::chrono::steady_clock::time_point deadline);
@@ -116,7 +122,7 @@ class StateBase {
  private:
   void add_callback(std::unique_ptr<Callback> cb);
   // The caller's fiber context, or null on a plain thread; throws deadlock_error if it is
-  // this state's producer.
+  // this state's producer, or the state is a parent process's.
   boost::fibers::context* waiter_context() const;
   // A plain thread's wait, until ready or the deadline (time_point::max(): none).
   bool wait_on_thread(std::chrono::steady_clock::time_point deadline);
@@ -125,6 +131,7 @@ class StateBase {
   std::atomic<bool> ready_{false};
   std::atomic<bool> claimed_{false};
   mutable std::atomic<bool> retrieved_{false};
+  const std::uint8_t generation_ = fork_generation;  // fits the padding before producer_
   std::atomic<const void*> producer_{nullptr};
   boost::fibers::detail::spinlock lock_;
   Callback* callbacks_ = nullptr;                // guarded by lock_; newest first
