@@ -20,10 +20,14 @@ using namespace std::chrono_literals;
 TEST_CASE("a child forked from a plain thread runs weft afresh: run, spawn, I/O, both pools") {
   weft::configure({.threads = 2});
   std::atomic<bool> stop{false};
+  weft_test::LoadPause load_pause;  // under the sanitizers only (weft_after_fork.hpp)
   std::vector<weft::Unfuture<void>> busy;
   for (int i = 0; i < 4; ++i) {  // dealt round robin: both workers are busy at the fork
-    busy.push_back(weft::spawn([&stop] {
-      while (!stop.load()) weft::spawn([] { weft::this_fiber::yield(); }).get();
+    busy.push_back(weft::spawn([&stop, &load_pause] {
+      while (!stop.load()) {
+        weft::spawn([] { weft::this_fiber::yield(); }).get();
+        load_pause.pause_point();
+      }
     }));
   }
   const weft_test::ArmedPipe pipe = weft::run(weft_test::make_armed_pipe);
@@ -31,7 +35,9 @@ TEST_CASE("a child forked from a plain thread runs weft afresh: run, spawn, I/O,
   REQUIRE(weft::spawn_process(weft_test::square_in_process, 3).get() == 9);
 
   std::fflush(nullptr);  // or the child's exit() prints the parent's buffered output again
+  REQUIRE(load_pause.hold(4));
   const pid_t pid = ::fork();
+  load_pause.release();
   if (pid == 0) ::_exit(weft_test::use_weft_in_child(pipe, /*with_processes=*/true));
   REQUIRE(pid > 0);
   ::close(pipe.read_end);

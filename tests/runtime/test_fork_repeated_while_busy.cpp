@@ -31,6 +31,8 @@ constexpr int kForks = 50;
 std::atomic<bool> stop{false};
 std::atomic<long> round_trips{0};
 std::atomic<long> spawns{0};
+weft_test::LoadPause load_pause;        // under the sanitizers only (weft_after_fork.hpp)
+constexpr int kPausingFibers = 7;  // 4 ping fibers, 2 spawners, 1 spawn_blocking caller
 
 // Two fibers passing one byte back and forth over a socketpair until stop.
 void start_ping_pong(std::vector<weft::Unfuture<void>>& out) {
@@ -38,7 +40,10 @@ void start_ping_pong(std::vector<weft::Unfuture<void>>& out) {
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
   out.push_back(weft::spawn([fd = sv[0]] {
     char c = 'x';
-    while (!stop.load() && ::write(fd, &c, 1) == 1 && ::read(fd, &c, 1) == 1) round_trips.fetch_add(1);
+    while (!stop.load() && ::write(fd, &c, 1) == 1 && ::read(fd, &c, 1) == 1) {
+      round_trips.fetch_add(1);
+      load_pause.pause_point();
+    }
     ::shutdown(fd, SHUT_WR);
     ::close(fd);
   }));
@@ -77,11 +82,15 @@ TEST_CASE("fork 50 times from fibers and a plain thread while both workers are b
       while (!stop.load()) {
         weft::spawn([] { weft::this_fiber::yield(); }).get();
         spawns.fetch_add(1);
+        load_pause.pause_point();
       }
     }));
   }
   load.push_back(weft::spawn([] {
-    while (!stop.load()) weft::spawn_blocking([] { ::usleep(100); }).get();
+    while (!stop.load()) {
+      weft::spawn_blocking([] { ::usleep(100); }).get();
+      load_pause.pause_point();
+    }
   }));
 
   for (int i = 0; i < kForks; ++i) {
@@ -91,7 +100,9 @@ TEST_CASE("fork 50 times from fibers and a plain thread while both workers are b
     auto fork_and_wait = [&] {
       std::this_thread::sleep_for(pause);  // a fiber sleeps, a thread sleeps
       std::fflush(nullptr);  // or the child's exit() prints the parent's buffered output again
+      REQUIRE(load_pause.hold(kPausingFibers));
       const pid_t pid = ::fork();
+      load_pause.release();
       if (pid == 0) child(by_exit);
       REQUIRE(pid > 0);
       return weft_test::wait_with_deadline(pid, 20s);

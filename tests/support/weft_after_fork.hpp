@@ -10,10 +10,12 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace weft_test {
@@ -39,6 +41,46 @@ inline ArmedPipe make_armed_pipe() {
 }
 
 inline int square_in_process(int x) { return x * x; }
+
+// GCC 12's AddressSanitizer has no fork handlers for its allocator: a child deadlocks in its
+// first malloc if another thread of the parent was inside the allocator at the fork (seen
+// here: a new worker of the child stuck in SizeClassAllocator64::GetFromAllocator). glibc's
+// malloc has them. So under the sanitizers the tests' background load pauses around each
+// fork; without them it runs through the forks, which is what the tests are about.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kPauseLoadForFork = true;
+#else
+inline constexpr bool kPauseLoadForFork = false;
+#endif
+
+// The pause: load fibers call pause_point() between steps; the forking test calls hold()
+// before fork() and release() after.
+class LoadPause {
+ public:
+  void pause_point() {
+    if (!holding_.load()) return;
+    held_.fetch_add(1);
+    while (holding_.load()) weft::sleep_for(std::chrono::milliseconds(1));
+    held_.fetch_sub(1);
+  }
+  // Holds `participants` fibers at their pause points (only if kPauseLoadForFork). False if
+  // they did not all arrive within 10 s.
+  bool hold(int participants) {
+    if (!kPauseLoadForFork) return true;
+    holding_.store(true);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (held_.load() < participants) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+  void release() { holding_.store(false); }
+
+ private:
+  std::atomic<bool> holding_{false};
+  std::atomic<int> held_{0};
+};
 
 enum ChildStep : int {
   kRunFailed = 3,
