@@ -8,6 +8,10 @@
 // destructors as usual, and ends the process with the caller's status, abandoning
 // pending fibers exactly as when main() returns (README: "Shutdown").
 //
+// The same holds in a child forked from a fiber, which runs on a copy of a worker thread
+// with copies of its fibers: that thread is recognised by Worker::is_worker_thread(), which
+// the fork handler does not clear (it clears Worker::current()).
+//
 // exit is interposed here, so programs linking weft get this without calling anything;
 // off the worker threads it is libc's exit unchanged.
 #include "worker.hpp"
@@ -33,7 +37,7 @@ using ExitFn = void (*)(int);
 }  // namespace
 
 extern "C" [[noreturn]] void exit(int status) {
-  if (weft::rt::Worker::current() == nullptr) real_exit(status);
+  if (!weft::rt::Worker::is_worker_thread()) real_exit(status);
   try {
     std::thread([status] { real_exit(status); }).detach();
   } catch (...) {

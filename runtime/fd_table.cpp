@@ -76,4 +76,24 @@ FdState* find_fd_state(int fd) noexcept {
   return &leaf->entries[n & (kLeafSize - 1)];
 }
 
+void forget_fd_waits_in_child() noexcept {
+  for (auto& mid_slot : top) {
+    Mid* mid = mid_slot.load(std::memory_order_relaxed);
+    if (mid == nullptr) continue;
+    for (auto& leaf_slot : mid->leaves) {
+      Leaf* leaf = leaf_slot.load(std::memory_order_relaxed);
+      if (leaf == nullptr) continue;
+      for (FdState& s : leaf->entries) {
+        // Made anew rather than unlocked and emptied: a parent thread may have been half-way
+        // through changing them when the process was copied.
+        new (&s.lock) FiberSpinlock();
+        new (&s.readers) boost::fibers::context::wait_queue_t();
+        new (&s.writers) boost::fibers::context::wait_queue_t();
+        s.armed_worker = -1;
+        s.read_ready = s.write_ready = false;
+      }
+    }
+  }
+}
+
 }  // namespace weft::rt

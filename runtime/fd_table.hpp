@@ -56,4 +56,9 @@ FdState& fd_state(int fd) noexcept;
 // The entry for fd if one was ever created, else null. Cheap: three loads.
 FdState* find_fd_state(int fd) noexcept;
 
+// fork(), in the child: every entry forgets its waiters (copies of the parent's fibers) and
+// its reactor watch (in a parent's epoll instance), and its lock is free; what it knows of
+// the file itself (kind, flags, timeouts), which the child shares, stays.
+void forget_fd_waits_in_child() noexcept;
+
 }  // namespace weft::rt

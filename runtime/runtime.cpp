@@ -1,11 +1,13 @@
 #include "runtime.hpp"
 
+#include "fork.hpp"
 #include "stack_pool.hpp"
 
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -29,7 +31,7 @@ constexpr unsigned kMaxProcessWorkers = 1024;
 
 std::mutex start_lock;
 Config configured;                      // guarded by start_lock
-std::atomic<Runtime*> running{nullptr};  // set once, never cleared
+std::atomic<Runtime*> running{nullptr};  // set once; cleared only in a forked child
 
 // The number in a WEFT_* variable, or `fallback` when it is unset or empty.
 unsigned long long env_number(const char* name, unsigned long long fallback,
@@ -114,9 +116,21 @@ Runtime& Runtime::get() {
 
 Runtime* Runtime::if_started() noexcept { return running.load(std::memory_order_acquire); }
 
+void forget_runtime_in_child() noexcept {
+  new (&start_lock) std::mutex;  // a thread of the parent may have held it
+  Runtime* parents = running.exchange(nullptr, std::memory_order_acq_rel);
+  if (parents == nullptr) return;
+  // The next runtime starts as the parent's did, whatever the environment says now.
+  configured = parents->config();
+  // Leaked, like any runtime, with its reactors' descriptors (close-on-exec): closing them
+  // would free their numbers for reuse while copies of the parent's fibers, reachable
+  // from states made before the fork, still name them for wake-ups.
+}
+
 Runtime::Runtime(const Config& resolved)
     : config_(resolved),
       blocking_(resolved.blocking_threads, resolved.blocking_queue, blocking_idle_retire()) {
+  register_fork_handlers();
   // Pulls shims/exports.cpp, and with it every shim, into a static link.
   [[maybe_unused]] const void* const volatile keep = shim::interposed;
   set_stack_size(config_.stack_size);

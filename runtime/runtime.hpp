@@ -1,6 +1,7 @@
 // The ambient runtime: the worker threads and the blocking pool, started on first use
 // with the configuration in force then (weft::configure, or WEFT_* environment variables).
-// It is never torn down; see README.md, "Shutdown", for what happens at process exit.
+// It is never torn down; see README.md, "Shutdown", for what happens at process exit, and
+// fork.cpp for what a forked child does with it.
 #pragma once
 
 #include "blocking_pool.hpp"
@@ -46,5 +47,9 @@ class Runtime {
   std::atomic<int> asleep_{0};
   BlockingPool blocking_;
 };
+
+// fork(), in the child: forget the parent's runtime (its threads do not exist here), so
+// that the next use starts a new one with the same configuration (fork.cpp).
+void forget_runtime_in_child() noexcept;
 
 }  // namespace weft::rt

@@ -154,6 +154,10 @@ void set_stack_size(std::size_t bytes) {
 
 std::size_t stack_size() noexcept { return usable_bytes.load(std::memory_order_relaxed); }
 
+void lock_stack_pool_for_fork() noexcept { global().lock.lock(); }
+
+void unlock_stack_pool_after_fork() noexcept { global().lock.unlock(); }
+
 boost::context::stack_context StackAllocator::allocate() {
   ThreadCache& cache = thread_cache();
   char* top = nullptr;

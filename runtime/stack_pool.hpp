@@ -34,4 +34,9 @@ class StackAllocator {
 void set_stack_size(std::size_t usable_bytes);
 std::size_t stack_size() noexcept;
 
+// fork(): the global free list is locked across the fork, so that a child finds it
+// whole and unlocked (fork.cpp). Each thread's cache of stacks stays with its thread.
+void lock_stack_pool_for_fork() noexcept;
+void unlock_stack_pool_after_fork() noexcept;
+
 }  // namespace weft::rt

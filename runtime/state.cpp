@@ -5,10 +5,13 @@
 #include "unretrieved.hpp"
 #include "fiber_lock.hpp"
 #include "parking.hpp"
+#include "thread_waiter.hpp"
 #include "tls.hpp"
 #include "worker.hpp"
 
 #include <boost/fiber/context.hpp>
+
+#include <chrono>
 
 namespace weft::detail {
 
@@ -105,6 +108,7 @@ void StateBase::publish() noexcept {
       waiters_.pop_front();
       rt::wake_parked(waiter, this);
     }
+    rt::wake_thread_waiters(std::exchange(thread_waiters_, nullptr));
   }
 
   if (callbacks != nullptr) run_callbacks(callbacks);
@@ -124,17 +128,41 @@ void StateBase::add_callback(std::unique_ptr<Callback> cb) {
 }
 
 boost::fibers::context* StateBase::waiter_context() const {
+  if (generation_ != fork_generation) {
+    // Its work ran in the parent, and a parent's fibers and threads do not exist here.
+    throw deadlock_error("weft: waited in a child process for an Unfuture made before fork(); "
+                         "its work stayed in the parent");
+  }
   boost::fibers::context* me = rt::Worker::running_context();
-  if (me == nullptr) me = boost::fibers::context::active();  // a plain thread's main context
-  if (producer_.load(std::memory_order_relaxed) == me) {
+  if (me != nullptr && producer_.load(std::memory_order_relaxed) == me) {
     throw deadlock_error("weft: a fiber waited for its own result");
   }
   return me;
 }
 
+bool StateBase::wait_on_thread(std::chrono::steady_clock::time_point deadline) {
+  rt::ThreadWaiter me;
+  {
+    auto lk = rt::lock_fiber_spinlock(lock_);
+    if (ready_.load(std::memory_order_relaxed)) return true;
+    rt::link_thread_waiter(thread_waiters_, me);
+  }
+  if (rt::park_thread(me, deadline)) return true;
+  auto lk = rt::lock_fiber_spinlock(lock_);
+  // Under the lock, publish() has either taken the list with `me` in it, and woken it, or
+  // not started: then `me` is still linked and must leave before its frame does.
+  if (me.woken.load(std::memory_order_relaxed) != 0) return true;
+  rt::unlink_thread_waiter(thread_waiters_, me);
+  return ready_.load(std::memory_order_relaxed);
+}
+
 void StateBase::wait() {
   if (ready()) return;
   boost::fibers::context* me = waiter_context();
+  if (me == nullptr) {
+    wait_on_thread(std::chrono::steady_clock::time_point::max());
+    return;
+  }
   auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
     me->wait_link(waiters_);
@@ -147,6 +175,7 @@ void StateBase::wait() {
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (ready()) return true;
   boost::fibers::context* me = waiter_context();
+  if (me == nullptr) return wait_on_thread(deadline);
   auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
     me->wait_link(waiters_);

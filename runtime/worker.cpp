@@ -10,8 +10,6 @@
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/operations.hpp>
 
-#include <pthread.h>
-
 #include <mutex>
 #include <system_error>
 
@@ -20,13 +18,8 @@ namespace weft::rt {
 namespace {
 WEFT_TLS Worker* current_worker = nullptr;
 WEFT_TLS boost::fibers::context* running_ctx = nullptr;
-
-// A child forked from a fiber has a copy of the worker thread but none of the runtime:
-// its calls must be plain libc calls, not attempts to park on a scheduler that is gone.
-void forget_worker_in_child() noexcept {
-  current_worker = nullptr;
-  running_ctx = nullptr;
-}
+// Set for good when a worker thread starts; a forked child's copy of the thread keeps it.
+WEFT_TLS bool worker_thread = false;
 
 // Fibers waiting to start beyond which spawning wakes a sleeping worker to steal some.
 constexpr std::size_t kStealBacklog = 2;
@@ -39,6 +32,13 @@ Worker::Worker(Runtime& runtime, unsigned index) : runtime_(runtime), index_(ind
 }
 
 Worker* Worker::current() noexcept { return current_worker; }
+
+bool Worker::is_worker_thread() noexcept { return worker_thread; }
+
+void Worker::forget_this_thread_in_child() noexcept {
+  current_worker = nullptr;
+  running_ctx = nullptr;
+}
 
 boost::fibers::context* Worker::running_context() noexcept { return running_ctx; }
 
@@ -55,8 +55,6 @@ boost::fibers::scheduler* Worker::current_scheduler() noexcept {
 }
 
 void Worker::start() {
-  static const int registered = ::pthread_atfork(nullptr, nullptr, forget_worker_in_child);
-  (void)registered;
   std::atomic<bool> started{false};
   thread_ = std::thread([this, &started] { thread_main(started); });
   thread_.detach();  // workers live as long as the process (README: "Shutdown")
@@ -65,6 +63,7 @@ void Worker::start() {
 
 void Worker::thread_main(std::atomic<bool>& started) {
   current_worker = this;
+  worker_thread = true;
   boost::fibers::use_scheduling_algorithm<FiberAlgorithm>(*this);
   main_ctx_ = boost::fibers::context::active();
   scheduler_ = main_ctx_->get_scheduler();

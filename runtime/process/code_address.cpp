@@ -114,10 +114,17 @@ std::vector<Module> loaded_modules() {
 
 }  // namespace
 
+namespace {
+std::mutex locate_lock;  // constant-initialized: usable from fork handlers at any time
+}  // namespace
+
+void lock_code_addresses_for_fork() noexcept { locate_lock.lock(); }
+
+void unlock_code_addresses_after_fork() noexcept { locate_lock.unlock(); }
+
 CodeAddress locate(const void* p) {
-  static std::mutex lock;
   static std::unordered_map<const void*, CodeAddress> known;
-  std::lock_guard lk(lock);
+  std::lock_guard lk(locate_lock);
   if (auto it = known.find(p); it != known.end()) return it->second;
   const auto at = reinterpret_cast<std::uintptr_t>(p);
   for (const Module& m : loaded_modules()) {

@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <new>
 
 namespace weft::rt::process {
 
@@ -95,10 +97,24 @@ void send(WorkerProcess& w, std::vector<Job>& batch, Deadline deadline) {
 
 }  // namespace
 
+namespace {
+// Leaked like the runtime: drivers may still run while static destructors do.
+std::atomic<Pool*> the_pool{nullptr};
+std::mutex making_pool;  // constant-initialized, so a fork handler may remake it
+}  // namespace
+
 Pool& Pool::get() {
-  // Leaked like the runtime: drivers may still run while static destructors do.
-  static Pool* pool = new Pool(Runtime::get().config().process_workers);
-  return *pool;
+  if (Pool* p = the_pool.load(std::memory_order_acquire)) return *p;
+  std::lock_guard lk(making_pool);
+  if (Pool* p = the_pool.load(std::memory_order_acquire)) return *p;
+  auto* p = new Pool(Runtime::get().config().process_workers);
+  the_pool.store(p, std::memory_order_release);
+  return *p;
+}
+
+void Pool::forget_in_child() noexcept {
+  new (&making_pool) std::mutex;
+  the_pool.store(nullptr, std::memory_order_release);
 }
 
 Pool::Pool(unsigned slots) : slots_(slots) {}

@@ -36,6 +36,10 @@ class Pool {
  public:
   // The pool, made on first use with the runtime's process_workers.
   static Pool& get();
+  // fork(), in the child: the pool's worker processes are the parent's children, on
+  // channels shared with the parent, and its drivers were parent fibers; the next get()
+  // makes a new pool. The old one is leaked (runtime/fork.cpp).
+  static void forget_in_child() noexcept;
 
   explicit Pool(unsigned slots);
   void submit(Job job);

@@ -1,7 +1,8 @@
-// Runs tests/support/weft_test_child.cpp (WEFT_TEST_CHILD) as a child process with extra
-// environment variables, under a deadline, and collects how it ended and what it printed.
-// For behaviour that needs a fresh process: the runtime reads its settings once, and exit
-// with fibers still pending ends the process.
+// Runs tests/support/weft_test_child.cpp (WEFT_TEST_CHILD), or any program, as a child
+// process with extra environment variables, under a deadline, and collects how it ended and
+// what it printed. For behaviour that needs a fresh process: the runtime reads its settings
+// once, and exit with fibers still pending ends the process. wait_with_deadline bounds the
+// wait for a child made some other way (fork).
 #pragma once
 
 #include <fcntl.h>
@@ -52,50 +53,13 @@ inline int temp_fd() {
   return fd;
 }
 
-// Runs `WEFT_TEST_CHILD mode` with `env` ("NAME=value", replacing NAME if set) added to
-// this process's environment; kills it if it has not ended within `deadline`.
-inline ChildResult run_child(const std::string& mode, const std::vector<std::string>& env,
-                             std::chrono::milliseconds deadline) {
-  std::vector<std::string> vars;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string var(*e);
-    bool overridden = false;
-    for (const auto& mine : env) {
-      const std::string name = mine.substr(0, mine.find('=') + 1);
-      if (var.compare(0, name.size(), name) == 0) overridden = true;
-    }
-    if (!overridden) vars.push_back(std::move(var));
-  }
-  for (const auto& mine : env) vars.push_back(mine);
-  std::vector<char*> envp;
-  for (auto& v : vars) envp.push_back(v.data());
-  envp.push_back(nullptr);
-
-  std::string program = WEFT_TEST_CHILD;
-  std::string mode_arg = mode;
-  char* argv[] = {program.data(), mode_arg.data(), nullptr};
-
+// Waits for child `pid` (started at `start`) to end; kills it with SIGKILL if it has not
+// ended `deadline` after `start`. Fills how it ended; leaves out and err empty. Safe in a
+// fiber: it polls with short sleeps rather than blocking in waitpid.
+inline ChildResult wait_with_deadline(pid_t pid, std::chrono::milliseconds deadline,
+                                      std::chrono::steady_clock::time_point start =
+                                          std::chrono::steady_clock::now()) {
   ChildResult r;
-  const int out_fd = temp_fd();
-  const int err_fd = temp_fd();
-  if (out_fd < 0 || err_fd < 0) {
-    r.err = "mkstemp failed";
-    return r;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-  pid_t pid = -1;
-  const auto start = std::chrono::steady_clock::now();
-  const int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    r.err = std::string("posix_spawn failed: ") + std::strerror(rc);
-    ::close(out_fd);
-    ::close(err_fd);
-    return r;
-  }
   int status = 0;
   for (;;) {
     pid_t done = ::waitpid(pid, &status, WNOHANG);
@@ -116,11 +80,75 @@ inline ChildResult run_child(const std::string& mode, const std::vector<std::str
     if (r.exited) r.exit_status = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
   }
+  return r;
+}
+
+// How a child ended, for failure messages.
+inline std::string describe(const ChildResult& r) {
+  if (!r.finished) return "still running at the deadline (killed): it hung";
+  if (r.exited) return "exited with status " + std::to_string(r.exit_status);
+  return "killed by signal " + std::to_string(r.signal) + " (" + strsignal(r.signal) + ")";
+}
+
+// Runs `program args...` with `env` ("NAME=value", replacing NAME if set) added to this
+// process's environment; kills it if it has not ended within `deadline`.
+inline ChildResult run_program(const std::string& program, const std::vector<std::string>& args,
+                               const std::vector<std::string>& env,
+                               std::chrono::milliseconds deadline) {
+  std::vector<std::string> vars;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string var(*e);
+    bool overridden = false;
+    for (const auto& mine : env) {
+      const std::string name = mine.substr(0, mine.find('=') + 1);
+      if (var.compare(0, name.size(), name) == 0) overridden = true;
+    }
+    if (!overridden) vars.push_back(std::move(var));
+  }
+  for (const auto& mine : env) vars.push_back(mine);
+  std::vector<char*> envp;
+  for (auto& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
+
+  std::vector<std::string> arg_copies{program};
+  arg_copies.insert(arg_copies.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : arg_copies) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  ChildResult r;
+  const int out_fd = temp_fd();
+  const int err_fd = temp_fd();
+  if (out_fd < 0 || err_fd < 0) {
+    r.err = "mkstemp failed";
+    return r;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  pid_t pid = -1;
+  const auto start = std::chrono::steady_clock::now();
+  const int rc = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    r.err = std::string("posix_spawn failed: ") + std::strerror(rc);
+    ::close(out_fd);
+    ::close(err_fd);
+    return r;
+  }
+  r = wait_with_deadline(pid, deadline, start);
   r.out = slurp_fd(out_fd);
   r.err = slurp_fd(err_fd);
   ::close(out_fd);
   ::close(err_fd);
   return r;
+}
+
+// Runs `WEFT_TEST_CHILD mode` (see run_program).
+inline ChildResult run_child(const std::string& mode, const std::vector<std::string>& env,
+                             std::chrono::milliseconds deadline) {
+  return run_program(WEFT_TEST_CHILD, {mode}, env, deadline);
 }
 
 }  // namespace weft_test

@@ -2,10 +2,12 @@
 // fibers and threads waiting for it, and callbacks to run when it completes. A state may
 // also own the work that completes it (a spawned function, a continuation): run_task().
 //
-// Waiting parks the Boost.Fiber context of the caller on the state's own wait queue, with
-// the same protocol as Boost's condition_variable_any (twstatus tells a notification from
-// a timeout), minus its second lock. A fiber waiting suspends only itself; a plain thread
-// waiting blocks in its own (implicit) Boost.Fiber scheduler.
+// A fiber waiting parks its Boost.Fiber context on the state's own wait queue, with the
+// same protocol as Boost's condition_variable_any (twstatus tells a notification from a
+// timeout), minus its second lock, and suspends only itself. A plain thread waiting parks
+// on a second list without Boost.Fiber (runtime/thread_waiter.hpp) and blocks: Boost's
+// per-thread scheduler is gone while static destructors run, and must not be used in a
+// child forked from a fiber.
 #pragma once
 
 #include <boost/fiber/context.hpp>
@@ -14,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <future>
 #include <memory>
@@ -22,7 +25,15 @@
 #include <string>
 #include <utility>
 
+namespace weft::rt {
+struct ThreadWaiter;
+}
+
 namespace weft::detail {
+
+// How many fork()s lie between the process that loaded weft and this one (modulo 256;
+// runtime/fork.cpp). A state made in an earlier generation belongs to a parent process.
+extern std::uint8_t fork_generation;
 
 // Something to run once a state completes. Runs in whatever completes the state (or in
 // on_ready's caller if already complete), so it must not block.
@@ -52,7 +63,8 @@ class StateBase {
   bool has_result() const noexcept { return claimed_.load(std::memory_order_acquire); }
 
   // Blocks the calling fiber (or thread) until ready. Throws deadlock_error if the caller
-  // is the fiber whose work would complete this state.
+  // is the fiber whose work would complete this state, or if the state was made by a
+  // parent process before a fork() and is not ready (its work does not exist here).
   void wait();
   // Same with a deadline; returns ready().
   bool wait_until(std::chrono::steady_clock::time_point deadline);
@@ -113,17 +125,22 @@ class StateBase {
   // Runs a list of callbacks (newest first), or queues them behind the ones this thread
   // is running already, so completions that cause completions never nest.
   static void run_callbacks(Callback* newest_first) noexcept;
-  // The caller's fiber context; throws deadlock_error if it is this state's producer.
+  // The caller's fiber context, or null on a plain thread; throws deadlock_error if it is
+  // this state's producer, or the state is a parent process's.
   boost::fibers::context* waiter_context() const;
+  // A plain thread's wait, until ready or the deadline (time_point::max(): none).
+  bool wait_on_thread(std::chrono::steady_clock::time_point deadline);
 
   std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
   std::atomic<bool> claimed_{false};
   mutable std::atomic<bool> retrieved_{false};
+  const std::uint8_t generation_ = fork_generation;  // fits the padding before producer_
   std::atomic<const void*> producer_{nullptr};
   boost::fibers::detail::spinlock lock_;
   Callback* callbacks_ = nullptr;                // guarded by lock_; newest first
-  boost::fibers::context::wait_queue_t waiters_;  // guarded by lock_
+  boost::fibers::context::wait_queue_t waiters_;  // guarded by lock_; fibers
+  rt::ThreadWaiter* thread_waiters_ = nullptr;    // guarded by lock_; plain threads
   std::exception_ptr exception_;
   std::unique_ptr<std::string> name_;
 };

@@ -1,0 +1,79 @@
+#include "thread_waiter.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace weft::rt {
+
+namespace {
+
+// FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, the clock steady_clock
+// reads on Linux, so a wait interrupted by a signal resumes with the same deadline.
+long futex_wait_until(std::atomic<std::uint32_t>& word, const timespec* deadline) noexcept {
+  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word),
+                   FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 0u, deadline, nullptr,
+                   FUTEX_BITSET_MATCH_ANY);
+}
+
+void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
+  // The waiter may already have returned: waking an address nobody waits on any more is
+  // harmless for a futex (the kernel only hashes the address).
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1,
+            nullptr, nullptr, 0);
+}
+
+}  // namespace
+
+void link_thread_waiter(ThreadWaiter*& head, ThreadWaiter& w) noexcept {
+  w.prev = nullptr;
+  w.next = head;
+  if (head != nullptr) head->prev = &w;
+  head = &w;
+}
+
+void unlink_thread_waiter(ThreadWaiter*& head, ThreadWaiter& w) noexcept {
+  if (w.prev != nullptr) {
+    w.prev->next = w.next;
+  } else {
+    head = w.next;
+  }
+  if (w.next != nullptr) w.next->prev = w.prev;
+  w.prev = w.next = nullptr;
+}
+
+void wake_thread_waiters(ThreadWaiter* list) noexcept {
+  while (list != nullptr) {
+    ThreadWaiter& w = *list;
+    list = w.next;  // read first: once woken, w may be gone
+    w.woken.store(1, std::memory_order_release);
+    futex_wake_one(w.woken);
+  }
+}
+
+bool park_thread(ThreadWaiter& w, std::chrono::steady_clock::time_point deadline) noexcept {
+  const bool forever = deadline == std::chrono::steady_clock::time_point::max();
+  const auto since_boot = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
+  timespec at{};
+  if (!forever) {
+    if (since_boot.count() <= 0) return w.woken.load(std::memory_order_acquire) != 0;
+    at.tv_sec = static_cast<time_t>(since_boot.count() / 1'000'000'000);
+    at.tv_nsec = static_cast<long>(since_boot.count() % 1'000'000'000);
+  }
+  const int saved_errno = errno;
+  bool woken = true;
+  while (w.woken.load(std::memory_order_acquire) == 0) {
+    if (futex_wait_until(w.woken, forever ? nullptr : &at) != 0 && errno == ETIMEDOUT) {
+      woken = w.woken.load(std::memory_order_acquire) != 0;
+      break;
+    }
+    // 0 (woken, or spurious), EAGAIN (already woken), EINTR: look again.
+  }
+  errno = saved_errno;
+  return woken;
+}
+
+}  // namespace weft::rt
