@@ -2,6 +2,7 @@
 #include <weft/detail/state.hpp>
 #include <weft/errors.hpp>
 
+#include "blocking_pool.hpp"
 #include "unretrieved.hpp"
 #include "fiber_lock.hpp"
 #include "parking.hpp"
@@ -99,6 +100,7 @@ boost::fibers::context* StateBase::waiter_context() const {
 void StateBase::wait() {
   if (ready()) return;
   boost::fibers::context* me = waiter_context();
+  rt::PoolThreadWaiting in_pool_wait;  // a blocking pool thread lends its slot meanwhile
   auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
     me->wait_link(waiters_);
@@ -111,6 +113,7 @@ void StateBase::wait() {
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (ready()) return true;
   boost::fibers::context* me = waiter_context();
+  rt::PoolThreadWaiting in_pool_wait;  // a blocking pool thread lends its slot meanwhile
   auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
     me->wait_link(waiters_);

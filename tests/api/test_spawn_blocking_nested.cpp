@@ -10,6 +10,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -99,4 +100,30 @@ TEST_CASE("pool tasks waiting on Promises kept by tasks queued behind them compl
   give_up_if_starved(all);
   for (int i = 0; i < kPairs; ++i) CHECK(waiters[i].get() == i * 10);
   for (auto& k : keepers) k.get();
+}
+
+TEST_CASE("once the waits are over, no more than blocking_threads tasks run at once") {
+  two_workers_small_pool();
+  auto nested = weft::spawn_blocking(nest, kDepth);
+  const bool finished = nested.wait_for(kBound);
+  CHECK(finished);
+  give_up_if_starved(finished);
+  CHECK(nested.get() == kDepth);
+
+  // The threads that stood in for waiting ones must be gone (or go) rather than run more
+  // tasks at once than the bound allows.
+  std::atomic<int> in_flight{0}, most{0};
+  std::vector<weft::Unfuture<void>> tasks;
+  for (int i = 0; i < 8; ++i) {
+    tasks.push_back(weft::spawn_blocking([&] {
+      const int now = in_flight.fetch_add(1) + 1;
+      for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);) {
+      }
+      std::this_thread::sleep_for(30ms);
+      in_flight.fetch_sub(1);
+    }));
+  }
+  for (auto& t : tasks) t.get();
+  MESSAGE("at most " << most.load() << " tasks at once");
+  CHECK(most.load() <= static_cast<int>(kPoolThreads));
 }
