@@ -1,9 +1,9 @@
-// resolve(): getaddrinfo on the blocking pool, with a deadline.
+// resolve(): getaddrinfo on the resolver's pool (runtime/resolver.hpp), with a deadline.
 #include "io.hpp"
+#include "resolver.hpp"
 
 #include <weft/net/address.hpp>
 #include <weft/net/errors.hpp>
-#include <weft/spawn.hpp>
 #include <weft/this_fiber.hpp>
 
 #include <netdb.h>
@@ -61,7 +61,7 @@ std::vector<SocketAddress> resolve(std::string_view host_view, std::uint16_t por
   } else {
     // A fiber must not block its worker, and a deadline needs someone else to do the
     // waiting: the pool thread finishes the lookup even if nobody wants it any more.
-    auto pending = spawn_blocking(lookup, host, port, family);
+    auto pending = rt::spawn_lookup(lookup, host, port, family);
     if (!pending.wait_until(deadline.time())) io::throw_timeout("weft::net::resolve");
     answer = std::move(pending).get();
   }

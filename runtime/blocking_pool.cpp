@@ -1,7 +1,6 @@
 #include "blocking_pool.hpp"
 
 #include <algorithm>
-#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -9,9 +8,11 @@ namespace weft::rt {
 
 namespace {
 
-thread_local bool on_pool_thread = false;
+thread_local BlockingPool* this_threads_pool = nullptr;
 
 }  // namespace
+
+BlockingPool* BlockingPool::of_this_thread() noexcept { return this_threads_pool; }
 
 BlockingPool::BlockingPool(unsigned max_threads, unsigned queue_bound,
                            std::chrono::milliseconds idle_retire)
@@ -23,7 +24,7 @@ void BlockingPool::submit(TaskPtr task) {
   // A pool thread never waits for room, and may take the queue past its bound: room is
   // made by pool threads finishing their tasks, so with every thread inside a task that
   // waits for room, none would ever finish.
-  if (on_pool_thread || (pending_.empty() && has_room_locked())) {
+  if (this_threads_pool != nullptr || (pending_.empty() && has_room_locked())) {
     enqueue_locked(std::move(task), after);
     lk.unlock();
     after.finish();
@@ -50,31 +51,57 @@ void BlockingPool::remove_cancelled(const detail::StateBase& task) {
   after.finish();
 }
 
-// Each of the max_threads_ - busy_ threads that are free (idle, starting, or not started
-// yet) will take one queued task; the tasks beyond those may number up to queue_bound_.
+// Each of the threads that are free (idle, starting, or not started yet, up to the limit)
+// will take one queued task; the tasks beyond those may number up to queue_bound_. Right
+// after waits end, more threads may be busy than the limit allows: then none is free.
 bool BlockingPool::has_room_locked() const noexcept {
-  return queue_.size() < std::size_t{queue_bound_} + (max_threads_ - busy_);
+  const unsigned limit = thread_limit_locked();
+  const unsigned free_threads = limit > busy_ ? limit - busy_ : 0;
+  return queue_.size() < std::size_t{queue_bound_} + free_threads;
+}
+
+std::exception_ptr BlockingPool::grow_locked() noexcept {
+  // Grow when more tasks wait than idle threads can take, up to the limit; beyond it
+  // tasks queue.
+  if (queue_.size() <= idle_ || threads_ >= thread_limit_locked()) return nullptr;
+  ++threads_;
+  try {
+    std::thread([this] { thread_main(); }).detach();
+  } catch (...) {
+    --threads_;
+    return std::current_exception();
+  }
+  return nullptr;
 }
 
 void BlockingPool::enqueue_locked(TaskPtr task, AfterUnlock& after) {
   queue_.push_back(std::move(task));
-  // Grow when more tasks wait than idle threads can take, up to the bound; beyond it
-  // tasks queue.
-  if (queue_.size() > idle_ && threads_ < max_threads_) {
-    ++threads_;
-    try {
-      std::thread([this] { thread_main(); }).detach();
-    } catch (const std::system_error&) {
-      --threads_;  // the threads there are will get to the task
-      if (threads_ == 0) {
-        after.unrunnable.push_back(std::move(queue_.back()));
-        after.why_unrunnable = std::current_exception();
-        queue_.pop_back();
-        return;
-      }
-    }
+  if (std::exception_ptr failed = grow_locked(); failed && threads_ == 0) {
+    // No thread exists to get to the task later.
+    after.unrunnable.push_back(std::move(queue_.back()));
+    after.why_unrunnable = std::move(failed);
+    queue_.pop_back();
+    return;
   }
   if (idle_ > 0) work_ready_.notify_one();
+}
+
+void BlockingPool::waiting_begins() noexcept {
+  AfterUnlock after;
+  {
+    std::lock_guard lk(lock_);
+    ++waiting_;
+    // If no thread can be made now, the ones there are get to the queue later.
+    (void)grow_locked();
+    // The thread in this one's place is room for one more waiting submission.
+    admit_pending_locked(after);
+  }
+  after.finish();
+}
+
+void BlockingPool::waiting_ends() noexcept {
+  std::lock_guard lk(lock_);
+  --waiting_;
 }
 
 void BlockingPool::admit_pending_locked(AfterUnlock& after) {
@@ -92,9 +119,17 @@ void BlockingPool::AfterUnlock::finish() noexcept {
 }
 
 void BlockingPool::thread_main() {
-  on_pool_thread = true;
+  this_threads_pool = this;
   std::unique_lock lk(lock_);
   for (;;) {
+    // Threads started in place of waiting ones are surplus once the waits are over: the
+    // first threads to notice retire, before taking a task (an idle one hands the wake-up
+    // it got on to another idle thread).
+    if (threads_ > thread_limit_locked()) {
+      --threads_;
+      if (!queue_.empty() && idle_ > 0) work_ready_.notify_one();
+      return;
+    }
     if (queue_.empty()) {
       ++idle_;
       const bool got_work =
@@ -104,6 +139,7 @@ void BlockingPool::thread_main() {
         --threads_;
         return;
       }
+      continue;
     }
     TaskPtr task = std::move(queue_.front());
     queue_.pop_front();

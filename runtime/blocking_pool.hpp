@@ -10,6 +10,18 @@
 // cancelled task removed from the queue) the oldest pending task is moved into the queue
 // on its submitter's behalf, and only then is the submitter woken. Handing over the slot,
 // rather than waking submitters to race for it, keeps them in order and loses none.
+//
+// The bound counts threads that run, not threads that wait. A task that waits in weft
+// (Unfuture::get on another pool task, a Promise) holds its thread without using it, and
+// with every thread so held the tasks they wait for would stay queued for ever. So while
+// a pool thread is parked in a weft wait (StateBase::wait, through PoolThreadWaiting), the
+// pool may start one more thread in its place; once the waits end, the threads beyond
+// the bound retire as they finish their tasks. This is Java's ForkJoinPool managed
+// blocking and Go's hand-off of a P from a thread blocked in a system call. Two rejected
+// alternatives: running a still-queued task inline in the thread that joins it covers
+// only joins of pool tasks (not a Promise kept by a queued task), and runs the task on a
+// stack and a thread the caller did not expect; a bigger fixed pool only moves the depth
+// at which nesting deadlocks.
 #pragma once
 
 #include <weft/detail/state.hpp>
@@ -40,6 +52,13 @@ class BlockingPool {
   // for the oldest pending submission.
   void remove_cancelled(const detail::StateBase& task);
 
+  // The pool whose thread this is, or null on any other thread.
+  static BlockingPool* of_this_thread() noexcept;
+  // The calling pool thread parks in a weft wait (waiting_begins) or is back from it
+  // (waiting_ends). Use PoolThreadWaiting rather than these.
+  void waiting_begins() noexcept;
+  void waiting_ends() noexcept;
+
  private:
   struct Pending {
     TaskPtr task;
@@ -55,6 +74,11 @@ class BlockingPool {
 
   void thread_main();
   bool has_room_locked() const noexcept;
+  // The bound on threads, raised by one for each pool thread parked in a weft wait.
+  unsigned thread_limit_locked() const noexcept { return max_threads_ + waiting_; }
+  // Starts a thread if queued tasks outnumber idle threads and the limit allows; returns
+  // why the thread could not be created, or null.
+  std::exception_ptr grow_locked() noexcept;
   void enqueue_locked(TaskPtr task, AfterUnlock& after);
   void admit_pending_locked(AfterUnlock& after);
 
@@ -68,6 +92,24 @@ class BlockingPool {
   unsigned threads_ = 0;           // guarded by lock_
   unsigned idle_ = 0;              // guarded by lock_
   unsigned busy_ = 0;              // guarded by lock_; threads running a task
+  unsigned waiting_ = 0;           // guarded by lock_; of those, parked in a weft wait
+};
+
+// For the span of a weft wait: on a pool thread, lets the pool run another thread in this
+// one's place (see above); elsewhere it costs one thread-local read.
+class PoolThreadWaiting {
+ public:
+  PoolThreadWaiting() noexcept : pool_(BlockingPool::of_this_thread()) {
+    if (pool_ != nullptr) pool_->waiting_begins();
+  }
+  ~PoolThreadWaiting() {
+    if (pool_ != nullptr) pool_->waiting_ends();
+  }
+  PoolThreadWaiting(const PoolThreadWaiting&) = delete;
+  PoolThreadWaiting& operator=(const PoolThreadWaiting&) = delete;
+
+ private:
+  BlockingPool* pool_;
 };
 
 }  // namespace weft::rt

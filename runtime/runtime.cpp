@@ -28,6 +28,12 @@ constexpr unsigned kDefaultBlocking = 64;
 constexpr unsigned kDefaultBlockingQueue = 4096;
 constexpr unsigned kMaxBlockingQueue = 1u << 24;
 constexpr unsigned kMaxProcessWorkers = 1024;
+// Lookups in flight at once on the resolver's pool (runtime/resolver.hpp). Most answer in
+// microseconds from /etc/hosts or a cache; an unreachable server holds a thread for the
+// resolver's timeouts (seconds), so enough to keep a burst of such moving, few enough to
+// stay a small pool. More lookups queue, and beyond the queue their fibers wait for room.
+constexpr unsigned kResolverThreads = 16;
+constexpr unsigned kResolverQueue = 4096;
 
 std::mutex start_lock;
 Config configured;                      // guarded by start_lock
@@ -129,7 +135,8 @@ void forget_runtime_in_child() noexcept {
 
 Runtime::Runtime(const Config& resolved)
     : config_(resolved),
-      blocking_(resolved.blocking_threads, resolved.blocking_queue, blocking_idle_retire()) {
+      blocking_(resolved.blocking_threads, resolved.blocking_queue, blocking_idle_retire()),
+      resolver_(kResolverThreads, kResolverQueue, blocking_idle_retire()) {
   register_fork_handlers();
   // Pulls shims/exports.cpp, and with it every shim, into a static link.
   [[maybe_unused]] const void* const volatile keep = shim::interposed;

@@ -38,6 +38,8 @@ class Runtime {
   void note_asleep(int delta) noexcept { asleep_.fetch_add(delta, std::memory_order_relaxed); }
 
   BlockingPool& blocking() noexcept { return blocking_; }
+  // Name lookups' own pool (runtime/resolver.hpp).
+  BlockingPool& resolver() noexcept { return resolver_; }
   const Config& config() const noexcept { return config_; }
 
  private:
@@ -46,6 +48,7 @@ class Runtime {
   std::atomic<unsigned> next_{0};
   std::atomic<int> asleep_{0};
   BlockingPool blocking_;
+  BlockingPool resolver_;
 };
 
 // fork(), in the child: forget the parent's runtime (its threads do not exist here), so

@@ -2,6 +2,7 @@
 #include <weft/detail/state.hpp>
 #include <weft/errors.hpp>
 
+#include "blocking_pool.hpp"
 #include "unretrieved.hpp"
 #include "fiber_lock.hpp"
 #include "parking.hpp"
@@ -147,7 +148,12 @@ bool StateBase::wait_on_thread(std::chrono::steady_clock::time_point deadline) {
     if (ready_.load(std::memory_order_relaxed)) return true;
     rt::link_thread_waiter(thread_waiters_, me);
   }
-  if (rt::park_thread(me, deadline)) return true;
+  bool woken;
+  {
+    rt::PoolThreadWaiting in_pool_wait;  // a blocking pool thread lends its slot meanwhile
+    woken = rt::park_thread(me, deadline);
+  }
+  if (woken) return true;
   auto lk = rt::lock_fiber_spinlock(lock_);
   // Under the lock, publish() has either taken the list with `me` in it, and woken it, or
   // not started: then `me` is still linked and must leave before its frame does.

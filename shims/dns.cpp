@@ -1,10 +1,10 @@
 // Name resolution. glibc's resolver blocks in its own internal calls (which no shim sees),
-// so in a fiber the whole lookup runs on the blocking pool while the fiber waits; it is
-// still glibc's resolver, so /etc/hosts, nsswitch.conf and libc's error codes are kept.
+// so in a fiber the whole lookup runs on the resolver's own pool (runtime/resolver.hpp,
+// never behind spawn_blocking tasks) while the fiber waits; it is still glibc's resolver,
+// so /etc/hosts, nsswitch.conf and libc's error codes are kept.
 // errno (for EAI_SYSTEM) and h_errno come back to the calling thread.
 #include "io_gate.hpp"
-
-#include <weft/spawn.hpp>
+#include "resolver.hpp"
 
 #include <cstring>
 #include <vector>
@@ -13,7 +13,7 @@ using weft::shim::in_fiber;
 
 namespace {
 
-// Runs call() on the blocking pool and waits for it; errno and h_errno as it left them.
+// Runs call() on the resolver's pool and waits for it; errno and h_errno as it left them.
 template <class Call>
 auto offload(Call call) -> decltype(call()) {
   struct Outcome {
@@ -21,7 +21,7 @@ auto offload(Call call) -> decltype(call()) {
     int err;
     int herr;
   };
-  Outcome out = weft::spawn_blocking([&] {
+  Outcome out = weft::rt::spawn_lookup([&] {
                   auto value = call();
                   return Outcome{value, errno, h_errno};
                 }).get();

@@ -3,15 +3,14 @@
 #include "code_address.hpp"
 #include "wire.hpp"
 
-#include "../libc.hpp"
 #include "../runtime.hpp"
 
 #include <weft/net/errors.hpp>
 
-#include <poll.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -74,17 +73,10 @@ void complete(Job& job, FrameKind kind, const std::string& body) {
   }
 }
 
-// A worker with nothing to do has nothing to say: anything readable is the end of it.
-bool looks_gone(WorkerProcess& w) noexcept {
-  pollfd p{w.channel().fd(), POLLIN, 0};
-  return WEFT_REAL(poll)(&p, 1, 0) != 0;
-}
-
 void send(WorkerProcess& w, std::vector<Job>& batch, Deadline deadline) {
-  auto& channel = w.channel();
   if (batch.size() == 1 && batch[0].payload.size() > kBatchTailBytes) {
-    channel.write_all(batch[0].head, deadline);
-    channel.write_all(batch[0].payload, deadline);
+    w.write_all(batch[0].head, deadline);
+    w.write_all(batch[0].payload, deadline);
     return;
   }
   std::string all;
@@ -92,7 +84,27 @@ void send(WorkerProcess& w, std::vector<Job>& batch, Deadline deadline) {
     all += j.head;
     all += j.payload;
   }
-  channel.write_all(all, deadline);
+  w.write_all(all, deadline);
+}
+
+[[noreturn]] void broken_conversation(const char* what) {
+  throw std::system_error(EPROTO, std::generic_category(), what);
+}
+
+// Reads the reply to `job`: its header (returned) and its body. Frames written by another
+// process than the worker (one that a task forked and that wrote to the inherited channel
+// anyway) are read and dropped.
+FrameHeader read_reply(WorkerProcess& w, const Job& job, std::string& body, Deadline until) {
+  for (;;) {
+    FrameHeader h;
+    w.read_exact(&h, sizeof h, until);
+    if (h.magic != kFrameMagic) broken_conversation("weft: garbled reply from a worker process");
+    body.assign(h.size, '\0');
+    w.read_exact(body.data(), body.size(), until);
+    if (h.sender != w.pid()) continue;
+    if (h.task != job.id) broken_conversation("weft: a worker process replied out of turn");
+    return h;
+  }
 }
 
 }  // namespace
@@ -192,7 +204,7 @@ void Pool::note_task_time(std::chrono::nanoseconds t) noexcept {
 }
 
 void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
-  if (slot.process && looks_gone(*slot.process)) {
+  if (slot.process && slot.process->looks_gone()) {
     slot.process->end(kExitGrace);
     slot.process.reset();
   }
@@ -218,13 +230,8 @@ void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
     for (; k < batch.size(); ++k) {
       Job& job = batch[k];
       const Deadline until = job.timeout.count() > 0 ? Deadline(started + job.timeout) : Deadline();
-      FrameHeader h;
-      w.channel().read_exact(&h, sizeof h, until);
-      if (h.magic != kFrameMagic) {
-        throw std::system_error(EPROTO, std::generic_category(), "weft: garbled reply from a worker process");
-      }
-      std::string body(h.size, '\0');
-      w.channel().read_exact(body.data(), body.size(), until);
+      std::string body;
+      const FrameHeader h = read_reply(w, job, body, until);
       const auto now = Clock::now();
       note_task_time(now - started);
       started = now;
@@ -239,7 +246,7 @@ void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
                                  "weft::spawn_process: the task ran longer than its timeout of " +
                                      std::to_string(batch[k].timeout.count()) + " ms; worker process " +
                                      std::to_string(pid) + " was killed"));
-  } catch (...) {  // end of file, a reset, a broken pipe: the worker is gone
+  } catch (...) {  // it ended, end of file, a reset, a broken pipe: the worker is gone
     const Ending ending = w.end(kExitGrace);
     slot.process.reset();
     if (!sent && batch[k].attempts + 1 < kMaxAttempts) {
@@ -271,8 +278,11 @@ void launch_process(ProcessRequest request) {
   OutArchive head(job.head);
   head(entry, std::string(request.entry->type_name()), has_fn);
   if (has_fn) head(locate(reinterpret_cast<const void*>(request.fn)));
+  static std::atomic<std::uint64_t> last_id{0};
+  job.id = last_id.fetch_add(1, std::memory_order_relaxed) + 1;
   const FrameHeader h{kFrameMagic, FrameKind::task,
-                      job.head.size() - sizeof(FrameHeader) + request.payload.size()};
+                      job.head.size() - sizeof(FrameHeader) + request.payload.size(), job.id,
+                      /*sender=*/0, 0};
   std::memcpy(job.head.data(), &h, sizeof h);
   job.payload = std::move(request.payload);
   job.timeout = request.timeout;

@@ -22,7 +22,8 @@
 namespace weft::rt::process {
 
 struct Job {
-  std::string head;     // frame header and code addresses
+  std::uint64_t id = 0;  // in its frame header, echoed in the reply
+  std::string head;      // frame header and code addresses
   std::string payload;  // the entry's bytes (function state, arguments)
   std::chrono::milliseconds timeout{0};
   boost::intrusive_ptr<detail::StateBase> state;

@@ -1,5 +1,13 @@
 // The worker side: read tasks, run them one at a time on the main thread, write replies.
 // Replies to tasks that arrived together go back together (one write per batch).
+//
+// A task may fork. The copy, unless told to exec or _exit, returns from the task function
+// too (or throws out of it) into this loop, with the worker's channel and its buffered
+// tasks: it would send one reply too many and then run, and answer, tasks meant for the
+// worker. So a copy ends as soon as it is back from the task function, without touching
+// the channel (end_if_forked_copy). A fork handler marks copies; asking getpid() after
+// every task would cost a system call per task (about 4 us here, more than a batched
+// task itself).
 #include "code_address.hpp"
 #include "start_hook.hpp"
 #include "wire.hpp"
@@ -11,11 +19,13 @@
 
 #include <cxxabi.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,6 +43,19 @@ namespace {
 constexpr int kChannelFloor = 64;
 constexpr std::size_t kFlushAbove = 1 << 20;
 
+// True in a process forked from the worker (by a task); set by a fork handler.
+bool forked_copy = false;
+
+void note_forked_copy() noexcept { forked_copy = true; }
+
+// A copy of the worker made by the task that just returned (status 0) or threw (status 1)
+// ends here, as a forked child of a program with threads should: _exit, so no atexit
+// handlers, static destructors or stdio flush (its buffers hold the worker's unwritten
+// output too, which would come out twice), and not a byte on the worker's channel.
+void end_if_forked_copy(int status) {
+  if (forked_copy) ::_exit(status);
+}
+
 std::string demangle(const char* name) {
   int status = 0;
   std::unique_ptr<char, void (*)(void*)> text(abi::__cxa_demangle(name, nullptr, nullptr, &status),
@@ -42,7 +65,7 @@ std::string demangle(const char* name) {
 
 class Channel {
  public:
-  explicit Channel(int fd) : fd_(fd) {}
+  explicit Channel(int fd) : fd_(fd), self_(::getpid()) {}
 
   // A reply is written in place: begin_reply leaves room for the header, the body is
   // appended to out(), end_reply fills the header in (or drop_reply takes it all back).
@@ -52,8 +75,8 @@ class Channel {
     return at;
   }
   std::string& out() noexcept { return out_; }
-  void end_reply(std::size_t at, FrameKind kind) {
-    const FrameHeader h{kFrameMagic, kind, out_.size() - at - sizeof(FrameHeader)};
+  void end_reply(std::size_t at, FrameKind kind, std::uint64_t task) {
+    const FrameHeader h{kFrameMagic, kind, out_.size() - at - sizeof(FrameHeader), task, self_, 0};
     std::memcpy(out_.data() + at, &h, sizeof h);
   }
   void drop_reply(std::size_t at) { out_.resize(at); }
@@ -71,10 +94,10 @@ class Channel {
     return true;
   }
 
-  // The next whole task frame's body, or false at the end of the conversation. The body
-  // stays in the input buffer (a 100 MB task is not copied again) and is valid until the
-  // next call. Flushes pending replies before it waits for more input.
-  bool next_task(std::string_view& body) {
+  // The next whole task frame's body and id, or false at the end of the conversation. The
+  // body stays in the input buffer (a 100 MB task is not copied again) and is valid until
+  // the next call. Flushes pending replies before it waits for more input.
+  bool next_task(std::string_view& body, std::uint64_t& task) {
     for (;;) {
       if (in_.size() - used_ >= sizeof(FrameHeader)) {
         FrameHeader h;
@@ -85,6 +108,7 @@ class Channel {
         }
         if (in_.size() - used_ - sizeof h >= h.size) {
           body = std::string_view(in_).substr(used_ + sizeof h, h.size);
+          task = h.task;
           used_ += sizeof h + h.size;
           return true;
         }
@@ -117,12 +141,13 @@ class Channel {
   }
 
   int fd_;
+  std::int32_t self_;  // the worker's pid, in every frame it sends
   std::string in_;
   std::size_t used_ = 0;
   std::string out_;
 };
 
-void run_task(std::string_view body, Channel& channel) {
+void run_task(std::string_view body, std::uint64_t task, Channel& channel) {
   std::string why;
   const detail::ProcessEntry* entry = nullptr;
   void (*fn)() = nullptr;
@@ -152,7 +177,7 @@ void run_task(std::string_view body, Channel& channel) {
   const std::size_t at = channel.begin_reply();
   if (entry == nullptr) {
     OutArchive(channel.out())(why);
-    channel.end_reply(at, FrameKind::unavailable);
+    channel.end_reply(at, FrameKind::unavailable, task);
     return;
   }
   std::string type;
@@ -160,12 +185,15 @@ void run_task(std::string_view body, Channel& channel) {
   try {
     OutArchive result(channel.out());
     entry->run(fn, in, result);
-    channel.end_reply(at, FrameKind::value);
+    end_if_forked_copy(0);
+    channel.end_reply(at, FrameKind::value, task);
     return;
   } catch (const std::exception& e) {
+    end_if_forked_copy(1);
     type = demangle(typeid(e).name());
     message = e.what();
   } catch (...) {
+    end_if_forked_copy(1);
     const std::type_info* t = abi::__cxa_current_exception_type();
     type = t != nullptr ? demangle(t->name()) : "unknown";
     message = "(not derived from std::exception)";
@@ -173,7 +201,7 @@ void run_task(std::string_view body, Channel& channel) {
   channel.drop_reply(at);
   const std::size_t again = channel.begin_reply();
   OutArchive(channel.out())(type, message);
-  channel.end_reply(again, FrameKind::exception);
+  channel.end_reply(again, FrameKind::exception, task);
 }
 
 }  // namespace
@@ -192,12 +220,18 @@ int serve_parent(int channel_fd) {
   const pid_t parent = ::getppid();
   if (parent == 1) return 0;  // the parent died before the line above took effect
 
+  if (::pthread_atfork(nullptr, nullptr, note_forked_copy) != 0) {
+    std::fprintf(stderr, "weft: worker process: cannot register its fork handler\n");
+    return 127;
+  }
+
   Channel channel(fd);
-  channel.end_reply(channel.begin_reply(), FrameKind::hello);
+  channel.end_reply(channel.begin_reply(), FrameKind::hello, 0);
   if (!channel.flush()) return 0;
   std::string_view body;
-  while (channel.next_task(body)) {
-    run_task(body, channel);
+  std::uint64_t task = 0;
+  while (channel.next_task(body, task)) {
+    run_task(body, task, channel);
     // Replies wait for the end of a batch (next_task flushes before it reads), unless they
     // grow big.
     if (channel.pending() > kFlushAbove && !channel.flush()) return 0;

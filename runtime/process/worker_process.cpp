@@ -3,7 +3,10 @@
 #include "start_hook.hpp"
 #include "wire.hpp"
 
+#include "../io_wait.hpp"
 #include "../libc.hpp"
+#include "../reactor_backend.hpp"
+#include "../worker.hpp"
 
 #include <weft/net/errors.hpp>
 #include <weft/process.hpp>
@@ -12,12 +15,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -28,6 +33,9 @@ extern char** environ;
 namespace weft::rt::process {
 
 namespace {
+
+// Without a pidfd, how often a wait on the channel looks whether the process has ended.
+constexpr std::int64_t kNoPidfdCheckNs = 100'000'000;
 
 [[noreturn]] void fail_start(const std::string& why) {
   throw process_error(process_errc::start_failed, "weft::spawn_process: " + why);
@@ -97,7 +105,9 @@ WorkerProcess::WorkerProcess(pid_t pid, int pidfd, net::UnixStream channel)
 WorkerProcess::WorkerProcess(WorkerProcess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       pidfd_(std::exchange(other.pidfd_, -1)),
-      channel_(std::move(other.channel_)) {}
+      channel_(std::move(other.channel_)),
+      read_watch_(std::exchange(other.read_watch_, -1)),
+      write_watch_(std::exchange(other.write_watch_, -1)) {}
 
 WorkerProcess::~WorkerProcess() {
   if (pid_ > 0) end(std::chrono::milliseconds(0));
@@ -126,10 +136,11 @@ WorkerProcess WorkerProcess::start(Deadline ready_by) {
   // Without pidfds (Linux < 5.3) end() polls waitpid instead.
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   WorkerProcess worker(pid, pidfd, net::UnixStream::adopt(fds[0]));
+  if (!worker.watch()) fail_start(std::string("cannot watch a worker process: ") + std::strerror(errno));
 
   FrameHeader hello{};
   try {
-    worker.channel_.read_exact(&hello, sizeof hello, ready_by);
+    worker.read_exact(&hello, sizeof hello, ready_by);
   } catch (const net::timeout_error&) {
     fail_start("worker process " + std::to_string(pid) + " did not get ready in time; killed");
   } catch (const std::system_error&) {  // unexpected_eof or a reset: it is gone
@@ -137,10 +148,126 @@ WorkerProcess WorkerProcess::start(Deadline ready_by) {
     fail_start("worker process " + std::to_string(pid) + " " + ending.describe() +
                " before it was ready");
   }
-  if (hello.magic != kFrameMagic || hello.kind != FrameKind::hello || hello.size != 0) {
+  if (hello.magic != kFrameMagic || hello.kind != FrameKind::hello || hello.size != 0 ||
+      hello.sender != pid) {
     fail_start("worker process " + std::to_string(pid) + " sent garbage instead of its hello");
   }
   return worker;
+}
+
+bool WorkerProcess::watch() noexcept {
+  const int channel = channel_.fd();
+  struct Watch {
+    int* set;
+    std::uint32_t channel_events;
+  };
+  for (const Watch& w : {Watch{&read_watch_, EPOLLIN | EPOLLRDHUP}, Watch{&write_watch_, EPOLLOUT}}) {
+    int* set = w.set;
+    *set = ::epoll_create1(EPOLL_CLOEXEC);
+    if (*set < 0) return false;
+    epoll_event on_channel{};
+    on_channel.events = w.channel_events;
+    on_channel.data.fd = channel;
+    epoll_event on_end{};
+    on_end.events = EPOLLIN;
+    on_end.data.fd = pidfd_;
+    if (::epoll_ctl(*set, EPOLL_CTL_ADD, channel, &on_channel) != 0 ||
+        (pidfd_ >= 0 && ::epoll_ctl(*set, EPOLL_CTL_ADD, pidfd_, &on_end) != 0)) {
+      return false;
+    }
+    // Not made by a shim: weft learns of it here, as a pollable fd it did not set up.
+    rt::adopt_fd(*set, /*managed=*/false, /*user_nonblock=*/false, /*is_socket=*/false);
+  }
+  return true;
+}
+
+void WorkerProcess::close_watches() noexcept {
+  for (int* set : {&read_watch_, &write_watch_}) {
+    if (*set < 0) continue;
+    rt::retire_fd(*set);  // a later fd with this number must not inherit its registration
+    WEFT_REAL(close)(*set);
+    *set = -1;
+  }
+}
+
+bool WorkerProcess::ended() noexcept {
+  if (pidfd_ >= 0) {
+    pollfd p{pidfd_, POLLIN, 0};
+    return WEFT_REAL(poll)(&p, 1, 0) > 0;
+  }
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+    return true;  // ECHILD: nothing left to wait for
+  }
+  return info.si_pid != 0;
+}
+
+void WorkerProcess::wait_on(int watch, Deadline deadline) {
+  if (deadline.passed()) throw net::timeout_error("weft: worker process: deadline passed");
+  std::int64_t until = deadline.monotonic_ns();
+  if (pidfd_ < 0) {
+    const std::int64_t soon = rt::monotonic_ns() + kNoPidfdCheckNs;
+    if (until < 0 || until > soon) until = soon;
+  }
+  rt::IoWait outcome;
+  if (rt::Worker::current_fiber() != nullptr) {
+    rt::FdState& s = rt::fd_state(watch);
+    outcome = rt::park_on_fd(watch, s, s.generation.load(std::memory_order_acquire), rt::IoDir::read, until);
+  } else {
+    outcome = rt::block_on_fd(watch, rt::IoDir::read, until);
+  }
+  if (outcome == rt::IoWait::failed) throw std::system_error(errno, std::generic_category(), "weft: worker process: waiting");
+  // ready, timed out (a slice or the deadline, which the caller's next wait_on tells
+  // apart), interrupted: the caller tries its call again.
+}
+
+void WorkerProcess::read_exact(void* into, std::size_t size, Deadline deadline) {
+  char* at = static_cast<char*>(into);
+  bool woken = false;  // a wake-up that brought nothing may be the process's end
+  while (size > 0) {
+    const ssize_t n = WEFT_REAL(recv)(channel_.fd(), at, size, MSG_DONTWAIT);
+    if (n > 0) {
+      at += n;
+      size -= static_cast<std::size_t>(n);
+      woken = false;
+      continue;
+    }
+    if (n == 0) throw net::unexpected_eof("weft: worker process: end of its channel");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) throw std::system_error(errno, std::generic_category(), "weft: worker process: reading");
+    // Read everything the worker wrote before it ended, then no more: a process it forked
+    // may hold the channel open, and no end of file will come.
+    if ((woken || pidfd_ < 0) && ended()) {
+      throw std::system_error(ESRCH, std::generic_category(), "weft: worker process ended");
+    }
+    wait_on(read_watch_, deadline);
+    woken = true;
+  }
+}
+
+void WorkerProcess::write_all(std::string_view bytes, Deadline deadline) {
+  bool woken = false;
+  while (!bytes.empty()) {
+    const ssize_t n = WEFT_REAL(send)(channel_.fd(), bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+      woken = false;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) throw std::system_error(errno, std::generic_category(), "weft: worker process: writing");
+    if ((woken || pidfd_ < 0) && ended()) {
+      throw std::system_error(ESRCH, std::generic_category(), "weft: worker process ended");
+    }
+    wait_on(write_watch_, deadline);
+    woken = true;
+  }
+}
+
+bool WorkerProcess::looks_gone() noexcept {
+  pollfd p[2] = {{channel_.fd(), POLLIN, 0}, {pidfd_, POLLIN, 0}};
+  if (WEFT_REAL(poll)(p, pidfd_ >= 0 ? 2 : 1, 0) != 0) return true;
+  return pidfd_ < 0 && ended();
 }
 
 bool WorkerProcess::wait_exit(std::chrono::milliseconds timeout) {
@@ -189,6 +316,7 @@ Ending WorkerProcess::end(std::chrono::milliseconds grace) {
   if (pidfd_ >= 0) ::close(pidfd_);
   pidfd_ = -1;
   pid_ = -1;
+  close_watches();
   channel_.close();
   return ending;
 }
