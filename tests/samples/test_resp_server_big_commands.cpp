@@ -101,8 +101,9 @@ TEST_CASE("a 7 MB command in 4 KiB pieces costs the server about what it costs i
     MESSAGE(std::string(what) << ": server CPU " << whole * 1000 << " ms in one write, " << pieces * 1000 << " ms in 4 KiB pieces");
     // About 1,800 more reads cost their syscalls (~20 ms), not a parse of all that came
     // before (the server's CPU then grows with the time the command takes to arrive, here
-    // about 2 s). Some room for the 10 ms clock tick and the sanitizers.
-    CHECK(pieces < 2 * whole + 0.1 * WEFT_TEST_SLACK);
+    // about 2 s). Room for the 10 ms clock tick, reactor wake-ups on a loaded machine
+    // (~50 us each here) and the sanitizers.
+    CHECK(pieces < 2 * whole + 0.2 * WEFT_TEST_SLACK);
   }
   // Still a working server: GET answers the value of the SET.
   REQUIRE(send_all(fd, "*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n"));
@@ -135,6 +136,8 @@ TEST_CASE("a client announcing more than the server holds gets an error and is c
     if (fd >= 0) ::close(fd);
   });
 
+  while (good_answers.load() == 0 && !good_failed.load()) std::this_thread::sleep_for(1ms);
+  const long answers_before_attacks = good_answers.load();
   const std::string mib(1u << 20, 'x');
   // 8 bulk strings of 64 MB (one DEL), then 8 of 15 MB: each sent whole, a MiB at a time,
   // while a reader collects what comes back until the server ends the connection.
@@ -171,6 +174,6 @@ TEST_CASE("a client announcing more than the server holds gets an error and is c
                                         << " answers");
   CHECK(grew_mib < 128);
   CHECK_FALSE(good_failed.load());
-  CHECK(good_answers.load() > 10);
+  CHECK(good_answers.load() > answers_before_attacks);
   CHECK(rss_kib(server.pid()) > 0);  // still running
 }
