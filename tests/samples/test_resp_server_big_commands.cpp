@@ -99,10 +99,10 @@ TEST_CASE("a 7 MB command in 4 KiB pieces costs the server about what it costs i
     const double whole = server_cpu_for(server, fd, *command, command->size(), reply);
     const double pieces = server_cpu_for(server, fd, *command, 4096, reply);
     MESSAGE(std::string(what) << ": server CPU " << whole * 1000 << " ms in one write, " << pieces * 1000 << " ms in 4 KiB pieces");
-    // About 1,800 more reads cost their syscalls (~20 ms), not a parse of all that came
-    // before (the server's CPU then grows with the time the command takes to arrive, here
-    // about 2 s). Room for the 10 ms clock tick, reactor wake-ups on a loaded machine
-    // (~50 us each here) and the sanitizers.
+    // About 1,800 more reads cost their wake-ups and syscalls (~50 us each on this loaded
+    // machine), not a parse of all that came before (the server's CPU then grows with the
+    // time the command takes to arrive, here about 2 s). Room for the 10 ms clock tick and
+    // the sanitizers.
     CHECK(pieces < 2 * whole + 0.2 * WEFT_TEST_SLACK);
   }
   // Still a working server: GET answers the value of the SET.
