@@ -19,6 +19,20 @@ std::int64_t clock_offset_ns(clockid_t clock) noexcept {
          (mono.tv_nsec - other.tv_nsec);
 }
 
+// An absolute time on `clock` as a CLOCK_MONOTONIC deadline in ns: -1 (never) when it
+// lies beyond 64-bit nanoseconds. A time before boot comes out negative but not -1, and
+// is simply past; it must not be taken for "never".
+std::int64_t monotonic_deadline(clockid_t clock, const timespec& at) noexcept {
+  const std::int64_t on_clock = weft::shim::deadline_after(at, 0);
+  if (on_clock < 0 || clock == CLOCK_MONOTONIC) return on_clock;
+  const std::int64_t offset = clock_offset_ns(clock);
+  // on_clock >= 0, so only a clock running behind CLOCK_MONOTONIC (offset > 0, a
+  // realtime clock set before the boot time) can overflow.
+  if (offset > 0 && on_clock > INT64_MAX - offset) return -1;
+  const std::int64_t deadline = on_clock + offset;
+  return deadline < 0 ? 0 : deadline;
+}
+
 bool sleepable_clock(clockid_t clock) noexcept {
   return clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME || clock == CLOCK_BOOTTIME ||
          clock == CLOCK_TAI;
@@ -48,10 +62,8 @@ int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, stru
     fiber_sleep_until(weft::shim::deadline_after(*req, now));
     return 0;
   }
-  const std::int64_t offset = clock == CLOCK_MONOTONIC ? 0 : clock_offset_ns(clock);
-  std::int64_t deadline = weft::shim::deadline_after(*req, 0);
-  if (deadline >= 0) deadline += offset;
-  if (deadline >= 0 && deadline <= now) return 0;  // already past
+  const std::int64_t deadline = monotonic_deadline(clock, *req);
+  if (deadline >= 0 && deadline <= now) return 0;  // already past: no yield, as libc
   fiber_sleep_until(deadline);
   return 0;
 }

@@ -1,7 +1,7 @@
-// weft's exception types. Misuse of the API (an empty handle, a Promise set twice, a
-// negative duration) throws std::logic_error-derived standard types (std::future_error,
-// std::invalid_argument, std::out_of_range); conditions the runtime detects throw types
-// derived from std::system_error.
+// weft's exception types. Misuse of the API (an empty handle, a Promise set twice, a NaN
+// duration) throws std::logic_error-derived standard types (std::future_error,
+// std::invalid_argument); conditions the runtime detects throw types derived from
+// std::system_error.
 #pragma once
 
 #include <system_error>

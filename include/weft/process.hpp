@@ -72,7 +72,9 @@ class remote_error : public std::runtime_error {
 // Optional first argument of spawn_process.
 struct ProcessOptions {
   // Longest the task may run once its worker starts it; zero: no limit. On expiry the
-  // worker is killed and replaced and get() throws process_error(timed_out).
+  // worker is killed and replaced and get() throws process_error(timed_out). A negative
+  // timeout has expired already: the task never runs and get() throws at once. One too
+  // large for steady_clock (over ~146 years) is no limit.
   std::chrono::milliseconds timeout{0};
 };
 
@@ -106,6 +108,15 @@ struct ProcessRequest {
 };
 
 void launch_process(ProcessRequest request);
+
+// The pool adds a task's timeout to steady_clock's now: one that could overflow there
+// waits as long as the clock allows, which is no limit (0). Half the clock's range leaves
+// the other half for the uptime.
+inline std::chrono::milliseconds process_timeout_or_none(std::chrono::milliseconds timeout) noexcept {
+  constexpr auto longest =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::duration::max()) / 2;
+  return timeout > longest ? std::chrono::milliseconds(0) : timeout;
+}
 
 template <class R>
 void deliver_result(StateBase& state, InArchive& in) {
@@ -183,10 +194,12 @@ Unfuture<detail::process_result_t<F, Args...>> spawn_process(ProcessOptions opti
   if constexpr (!call_ok) {
     return {};  // the static_asserts above have failed the build
   } else {
-    if (options.timeout.count() < 0) {
-      throw std::invalid_argument("weft::spawn_process: negative timeout");
-    }
     detail::StatePtr<R> state(new detail::ProcessState<R>);
+    if (options.timeout < options.timeout.zero()) {
+      state->set_exception(std::make_exception_ptr(process_error(
+          process_errc::timed_out, "weft::spawn_process: negative timeout: the task timed out before it started")));
+      return Unfuture<R>(std::move(state));
+    }
     detail::ProcessRequest request;
     request.entry = &detail::process_entry<Fn, std::decay_t<Args>...>;
     if constexpr (detail::is_function_pointer<Fn>) {
@@ -197,7 +210,7 @@ Unfuture<detail::process_result_t<F, Args...>> spawn_process(ProcessOptions opti
     OutArchive out(request.payload);
     if constexpr (detail::is_serialized_callable<Fn>) out(static_cast<const Fn&>(f));
     out(static_cast<const std::decay_t<Args>&>(args)...);
-    request.timeout = options.timeout;
+    request.timeout = detail::process_timeout_or_none(options.timeout);
     request.state = state;
     request.deliver = &detail::deliver_result<R>;
     request.claim_start = &detail::claim_process_start<R>;

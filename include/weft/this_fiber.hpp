@@ -16,8 +16,8 @@ void sleep_until_steady(std::chrono::steady_clock::time_point deadline);
 // thread's own scheduling code).
 bool in_fiber() noexcept;
 
-// Negative durations throw std::invalid_argument; durations that overflow the clock
-// throw std::out_of_range.
+// As std::this_thread's: zero, negative or past returns at once; too far for the clock
+// sleeps as long as the clock allows. Only NaN throws (std::invalid_argument).
 template <class Rep, class Period>
 void sleep_for(std::chrono::duration<Rep, Period> d) {
   detail::sleep_until_steady(detail::deadline_after(d, "weft::sleep_for"));

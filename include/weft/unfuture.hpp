@@ -162,7 +162,9 @@ class Unfuture {
   // From any fiber or thread; of two racing calls one wins.
   bool cancel() const { return detail::cancel_task(checked()); }
 
-  // True if ready before the timeout. Negative durations throw std::invalid_argument.
+  // True if ready before the timeout. Zero, negative or past: only looks (true if ready);
+  // too far for the clock: waits as long as the clock allows. NaN throws
+  // std::invalid_argument.
   template <class Rep, class Period>
   bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
     auto& s = checked();

@@ -20,7 +20,9 @@ struct Answered {
 
 // answer(std::string_view input, std::string& out) appends the replies to the complete
 // requests at the front of `input` and says how much they took. It is given everything
-// unanswered so far, and must bound what it lets pile up (the buffer grows to hold it).
+// unanswered so far, starting at the first unanswered byte, and must bound what it lets
+// pile up (the buffer grows to hold it). A request arriving over many reads is given
+// again after each: remember how far it was parsed rather than start over (resp_parser).
 template <class Answer>
 void serve_requests(weft::net::TcpStream& conn, const ServerArgs& args, Answer answer) {
   std::vector<char> buf(16384);
@@ -35,6 +37,7 @@ void serve_requests(weft::net::TcpStream& conn, const ServerArgs& args, Answer a
     if (!out.empty()) conn.write_all(out);
     out.clear();
     if (!a.open) return;
+    if (a.used == 0) continue;  // a request still coming: leave it where it is
     std::memmove(buf.data(), buf.data() + a.used, have - a.used);
     have -= a.used;
   }

@@ -1,6 +1,7 @@
 // A Redis-compatible server with enough commands for redis-benchmark (PING, SET, GET,
 // and the CONFIG GET it asks at start) and redis-cli, pipelining included: every command
-// read in one go is answered in one write.
+// read in one go is answered in one write. A command too big for the limits in
+// resp_parser.hpp gets an error and the connection is closed.
 //
 //   ./build/samples/resp_server --port 6380 --threads 2
 //   redis-cli -p 6380 set greeting hello
@@ -122,22 +123,25 @@ bool execute(const std::vector<std::string_view>& args, Store& store, std::strin
   return true;
 }
 
-samples::Answered answer_resp(std::string_view in, std::string& out, Store& store) {
-  using samples::resp::Command;
-  Command cmd;  // its argument vector serves every command of the batch
+// Answers every complete command at the front of `in`; `parser` holds the state of the
+// incomplete one that may follow, for the next call.
+samples::Answered answer_resp(std::string_view in, std::string& out, samples::resp::Parser& parser,
+                              Store& store) {
+  using Status = samples::resp::Parser::Status;
   samples::Answered a;
   while (a.open) {
-    samples::resp::parse(in.substr(a.used), cmd);
-    if (cmd.status == Command::Status::incomplete) break;
-    if (cmd.status == Command::Status::bad) {
+    const Status status = parser.parse(in.substr(a.used));
+    if (status == Status::incomplete) break;
+    if (status == Status::bad) {
       out += "-ERR ";
-      out += cmd.error;
+      out += parser.error();
       out += "\r\n";
       a.open = false;
       break;
     }
-    a.open = execute(cmd.args, store, out);
-    a.used += cmd.length;
+    a.open = execute(parser.args(), store, out);
+    a.used += parser.length();
+    parser.next();
   }
   return a;
 }
@@ -149,8 +153,9 @@ int main(int argc, char** argv) {
   Store store;
   return samples::run_server("resp_server", args,
                              [&](weft::net::TcpStream& conn) {
+                               samples::resp::Parser parser;
                                samples::serve_requests(conn, args, [&](std::string_view in, std::string& out) {
-                                 return answer_resp(in, out, store);
+                                 return answer_resp(in, out, parser, store);
                                });
                              });
 }

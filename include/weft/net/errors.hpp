@@ -1,7 +1,7 @@
 // What weft::net throws. Every error is a std::system_error: the errno category
 // (std::generic_category) where the kernel said why, resolve_category() for getaddrinfo's
-// EAI_* codes. Bad arguments (a malformed address, a negative timeout) throw
-// std::invalid_argument.
+// EAI_* codes. Bad arguments (a malformed address, a NaN timeout) throw
+// std::invalid_argument; a zero or negative timeout is a deadline already passed.
 #pragma once
 
 #include <string>

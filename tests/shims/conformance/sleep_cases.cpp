@@ -128,6 +128,26 @@ TEST_CASE("clock_nanosleep: TIMER_ABSTIME on CLOCK_MONOTONIC and CLOCK_REALTIME;
   }
 }
 
+TEST_CASE("clock_nanosleep: TIMER_ABSTIME long past (before boot, near the epoch) returns at once on every clock") {
+  // On CLOCK_REALTIME and CLOCK_TAI such a time lies before boot, so it is negative once
+  // mapped onto CLOCK_MONOTONIC; a fiber once took that for "no deadline" and slept for ever.
+  const long ten_days = 10L * 24 * 3600;
+  for (const clockid_t clock : {CLOCK_REALTIME, CLOCK_TAI, CLOCK_BOOTTIME, CLOCK_MONOTONIC}) {
+    timespec ten_days_ago = now_on(clock);
+    ten_days_ago.tv_sec = ten_days_ago.tv_sec > ten_days ? ten_days_ago.tv_sec - ten_days : 0;
+    for (const timespec until : {timespec{0, 0}, timespec{1, 0}, timespec{0, 999'999'999}, ten_days_ago}) {
+      INFO("clock " << clock << " until {" << until.tv_sec << ", " << until.tv_nsec << "}");
+      Watchdog dog(10s, "clock_nanosleep(TIMER_ABSTIME) with a time long past");
+      const Outcome ref = check_timed(0, [clock, until] {
+        errno = 0;
+        const int r = ::clock_nanosleep(clock, TIMER_ABSTIME, &until, nullptr);
+        return Outcome{r, errno, ""};
+      });
+      CHECK(ref == Outcome{0, 0, ""});
+    }
+  }
+}
+
 TEST_CASE("clock_nanosleep: errors are returned, not put in errno: bad timespec, unsupported clocks") {
   struct Bad {
     clockid_t clock;
