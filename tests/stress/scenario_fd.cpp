@@ -1,6 +1,6 @@
 // fd_close_race: fibers parked in read() on a pipe or socketpair while another fiber (on
 // the same worker or another) or a plain thread writes to it, closes it, dup2()s a fresh
-// pipe over it, or dup()s it; afterwards the freed fd numbers are reused by new pipes.
+// file of the same kind over it, or dup()s it; afterwards the freed fd numbers are reused by new pipes.
 // Checks: the waiter gets the data written to its own file or EBADF, never the new file's
 // data when it was provably parked before the dup2 (a closer fiber on its worker saw it
 // enter read), never EOF, never a hang; reused numbers deliver their own data.
@@ -40,7 +40,7 @@ struct Pair {
   bool plain_reader = false;
   int fd = -1;     // what the reader reads
   int wfd = -1;    // the other end
-  int new_r = -1;  // dup2: a fresh pipe holding "NEW", put over fd
+  int new_r = -1;  // dup2: a fresh pipe or socketpair holding "NEW", put over fd
   int new_w = -1;
   std::uint64_t jitter_seed = 0;
   std::atomic<bool> entering{false};
@@ -64,7 +64,12 @@ void make_fds(Pair& p) {
   p.fd = f[0];
   p.wfd = f[1];
   if (p.mode == Mode::dup2) {
-    STRESS_CHECK(::pipe2(f, O_CLOEXEC) == 0, "pipe2: " << std::strerror(errno));
+    // The same kind of file, so a recv that begins after the dup2 reads it (not ENOTSOCK).
+    if (p.socket) {
+      STRESS_CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f) == 0, "socketpair: " << std::strerror(errno));
+    } else {
+      STRESS_CHECK(::pipe2(f, O_CLOEXEC) == 0, "pipe2: " << std::strerror(errno));
+    }
     p.new_r = f[0];
     p.new_w = f[1];
     STRESS_CHECK(::write(p.new_w, "NEW", 3) == 3, "write NEW: " << std::strerror(errno));
