@@ -1,6 +1,6 @@
 // fd_close_race: fibers parked in read() on a pipe or socketpair while another fiber (on
 // the same worker or another) or a plain thread writes to it, closes it, dup2()s a fresh
-// file of the same kind over it, or dup()s it; afterwards the freed fd numbers are reused by new pipes.
+// file of the same kind over it, or dup()s it; then new pipes reuse the freed numbers.
 // Checks: the waiter gets the data written to its own file or EBADF, never the new file's
 // data when it was provably parked before the dup2 (a closer fiber on its worker saw it
 // enter read), never EOF, never a hang; reused numbers deliver their own data.
