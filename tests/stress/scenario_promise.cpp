@@ -1,8 +1,9 @@
 // promise_cross_thread: Promises set (or failed, or broken) by plain threads and by fibers
 // on other workers, while many waiters — fibers on every worker and plain threads — wait
 // with get(), wait_for and wait_until deadlines that race the publish.
-// Checks: every waiter sees exactly the published outcome; a timed wait that says "not
-// ready" waited at least as long as asked; one that says "ready" is; none is lost.
+// Checks: every waiter sees exactly the published outcome (and cancel() on it is refused);
+// a timed wait that says "not ready" waited at least as long as asked; one that says
+// "ready" is; none is lost.
 #include "stress.hpp"
 
 #include <atomic>
@@ -35,6 +36,7 @@ void wait_and_check(const Case& c, int style, std::chrono::microseconds d) {
     STRESS_CHECK(ready || Clock::now() >= at, "wait_until returned not ready before its deadline");
     STRESS_CHECK(!ready || c.u.ready(), "wait_until said ready, ready() says not");
   }
+  STRESS_CHECK(!c.u.cancel(), "cancel() on a Promise's Unfuture returned true");
   STRESS_AWAIT(c.u, "a Promise's Unfuture");
   try {
     const int got = c.u.get();

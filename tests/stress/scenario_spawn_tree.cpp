@@ -16,7 +16,7 @@ struct Plan {
   std::vector<std::uint64_t> child_seeds;
   std::vector<bool> detached;     // spawned and never joined
   std::vector<int> join_order;    // a permutation of the joined children
-  int join_style = 0;             // 0 get(), 1 wait_for(0) polling with yields, 2 wait()
+  int join_style = 0;             // 0 get(), 1 wait_for(0) polls, 2 bounded wait, 3 when_all
   bool pause_before = false;
   std::uint64_t jitter_seed = 0;
 };
@@ -38,7 +38,7 @@ Plan plan(std::uint64_t seed, int depth, Shape shape) {
   for (std::size_t i = p.join_order.size(); i > 1; --i) {
     std::swap(p.join_order[i - 1], p.join_order[rng.below(i)]);
   }
-  p.join_style = static_cast<int>(rng.below(3));
+  p.join_style = static_cast<int>(rng.below(4));
   p.pause_before = rng.chance(1, 3);
   p.jitter_seed = rng.next();
   return p;
@@ -70,6 +70,14 @@ long node(std::uint64_t seed, int depth, Shape shape, std::shared_ptr<Tally> tal
     if (rng.chance(1, 4)) jitter(rng);
   }
   long n = 1;
+  if (p.join_style == 3) {  // all at once through when_all
+    std::vector<weft::Unfuture<long>> joined;
+    for (int i : p.join_order) joined.push_back(kids[static_cast<std::size_t>(i)]);
+    auto all = weft::when_all(joined);
+    STRESS_AWAIT(all, "when_all over child fibers");
+    for (long k : all.get()) n += k;
+    return n;
+  }
   for (int i : p.join_order) {
     auto& k = kids[static_cast<std::size_t>(i)];
     if (p.join_style == 1) {
