@@ -50,6 +50,7 @@ struct Pair {
   int err = 0;
   char buf[16] = {};
   bool strict = false;  // the closer saw the reader parked (same worker, cooperative)
+  std::atomic<bool> read_done{false}, act_done{false};
 };
 
 std::uintptr_t self_id() { return static_cast<std::uintptr_t>(::pthread_self()); }
@@ -118,6 +119,7 @@ void act(Pair& p) {
       break;
     }
   }
+  p.act_done.store(true);
 }
 
 void read_it(Pair& p) {
@@ -125,6 +127,7 @@ void read_it(Pair& p) {
   p.entering.store(true);
   p.n = p.use_recv ? ::recv(p.fd, p.buf, sizeof p.buf, 0) : ::read(p.fd, p.buf, sizeof p.buf);
   p.err = p.n < 0 ? errno : 0;
+  p.read_done.store(true);
 }
 
 void check(const Pair& p, std::size_t i) {
@@ -231,8 +234,19 @@ void fd_close_race(Context& ctx) {
       fibers.push_back(weft::spawn([p] { act(*p); }));
     }
   }
+  const auto until = Clock::now() + kBound;
   for (auto& f : fibers) {
-    STRESS_AWAIT(f, "a reader or closer fiber (a read not woken by close/dup2?)");
+    if (!f.wait_until(until)) {
+      std::ostringstream os;
+      for (std::size_t i = 0; i < ps.size(); ++i) {
+        const Pair& p = *ps[i];
+        os << " [" << i << ": " << mode_name(p.mode) << (p.socket ? " socketpair" : " pipe") << " fd " << p.fd
+           << ", closer " << static_cast<int>(p.closer) << (p.plain_reader ? ", plain reader" : "")
+           << (p.entering ? ", entered read" : "") << (p.read_done ? ", read returned" : "")
+           << (p.act_done ? ", acted" : "") << (p.strict ? " (saw it parked)" : "") << "]";
+      }
+      STRESS_CHECK(false, "lost wake-up or hang: a reader or closer fiber not done within the bound;" << os.str());
+    }
     f.get();
   }
   for (auto& t : threads) t.join();

@@ -105,7 +105,8 @@ class Batch {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, report_write_end, kChildReportFd);
     pid_t pid = -1;
-    const int rc = ::posix_spawn(&pid, o_.program.c_str(), &actions, nullptr, argv.data(), environ);
+    // This very binary, whatever argv[0] says (it may be a bare name found on PATH).
+    const int rc = ::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
       std::fprintf(stderr, "weft_stress: posix_spawn %s: %s\n", o_.program.c_str(), strerror(rc));
