@@ -53,6 +53,14 @@ struct Pair {
   std::atomic<bool> read_done{false}, act_done{false};
 };
 
+// What an fd number refers to now ("closed" if nothing), for failure messages.
+std::string fd_target(int fd) {
+  char link[256];
+  const std::string path = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = ::readlink(path.c_str(), link, sizeof link - 1);
+  return n < 0 ? std::string("closed") : std::string(link, static_cast<std::size_t>(n));
+}
+
 std::uintptr_t self_id() { return static_cast<std::uintptr_t>(::pthread_self()); }
 
 void make_fds(Pair& p) {
@@ -234,18 +242,19 @@ void fd_close_race(Context& ctx) {
       fibers.push_back(weft::spawn([p] { act(*p); }));
     }
   }
-  const auto until = Clock::now() + kBound;
+  const auto t0 = Clock::now();
   for (auto& f : fibers) {
-    if (!f.wait_until(until)) {
+    if (!f.wait_until(t0 + kBound)) {
       std::ostringstream os;
       for (std::size_t i = 0; i < ps.size(); ++i) {
         const Pair& p = *ps[i];
         os << " [" << i << ": " << mode_name(p.mode) << (p.socket ? " socketpair" : " pipe") << " fd " << p.fd
            << ", closer " << static_cast<int>(p.closer) << (p.plain_reader ? ", plain reader" : "")
            << (p.entering ? ", entered read" : "") << (p.read_done ? ", read returned" : "")
-           << (p.act_done ? ", acted" : "") << (p.strict ? " (saw it parked)" : "") << "]";
+           << (p.act_done ? ", acted" : "") << (p.strict ? " (saw it parked)" : "") << "; fd now "
+           << fd_target(p.fd) << "]";
       }
-      STRESS_CHECK(false, "lost wake-up or hang: a reader or closer fiber not done within the bound;" << os.str());
+      STRESS_CHECK(false, not_done_message("a reader or closer fiber", t0, f.ready()) << ";" << os.str());
     }
     f.get();
   }

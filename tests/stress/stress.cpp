@@ -86,6 +86,13 @@ void fail(const char* file, int line, const std::string& message) {
   ::_exit(1);
 }
 
+std::string not_done_message(const char* what, Clock::time_point wait_began, bool ready_after) {
+  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - wait_began);
+  return std::string("lost wake-up or hang: ") + what + " not done after " + std::to_string(waited.count()) +
+         " ms (bound " + std::to_string(std::chrono::milliseconds(kBound).count()) + " ms); ready() right after: " +
+         (ready_after ? "yes" : "no");
+}
+
 void spin_for(std::chrono::nanoseconds d) {
   const auto until = Clock::now() + d;
   while (Clock::now() < until) {

@@ -84,13 +84,16 @@ void set_current(const Context* ctx);
 // machine is shared and the sanitizers are slow. The supervisor's hang limit is longer.
 inline constexpr auto kBound = std::chrono::seconds(10 * WEFT_TEST_SLACK);
 
+// "lost wake-up or hang: <what> not done after N ms" and whether it was ready just after
+// the wait gave up (a wait that returns false early, or a wake-up that never comes).
+std::string not_done_message(const char* what, Clock::time_point wait_began, bool ready_after);
+
 // Waits for u within kBound (failing with "lost wake-up: <what>" otherwise), then returns
 // get()'s value; an exception from get() fails the iteration unless the caller expects it.
 template <class T>
 void await(const weft::Unfuture<T>& u, const char* what, const char* file, int line) {
-  if (!u.wait_for(kBound)) {
-    fail(file, line, std::string("lost wake-up or hang: ") + what + " not done within the bound");
-  }
+  const auto t0 = Clock::now();
+  if (!u.wait_for(kBound)) fail(file, line, not_done_message(what, t0, u.ready()));
 }
 
 // Runs f on a plain thread; an exception escaping it fails the iteration.
