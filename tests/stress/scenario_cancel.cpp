@@ -1,0 +1,124 @@
+// cancel_race: cancel() racing the start of the work it cancels — a spawn from a plain
+// thread or a fiber, a spawn_blocking call, a then() whose source is being set — from a
+// plain thread or a fiber on any worker, sometimes two cancels at once.
+// Checks: at most one cancel wins; a won cancel means the work never runs, its captured
+// state is released at once and get() throws cancelled_error; a lost one means the work
+// ran exactly once and get() gives its value.
+#include "stress.hpp"
+
+#include <atomic>
+#include <memory>
+
+namespace stress {
+namespace {
+
+enum class Work { spawn_here, spawn_in_fiber, blocking, then_pending };
+
+struct Race {
+  Work work;
+  std::atomic<int> ran{0};
+  std::atomic<int> wins{0};
+  std::weak_ptr<int> captured;
+  weft::Unfuture<int> u;
+  weft::Promise<int> source;  // for then_pending
+};
+
+void cancel_race(Context& ctx) {
+  const int races = ctx.rng.between(1, 16);
+  std::vector<std::unique_ptr<Race>> all;
+  std::vector<PlainThread> threads;
+  std::vector<weft::Unfuture<void>> fibers;
+  for (int n = 0; n < races; ++n) {
+    auto race = std::make_unique<Race>();
+    Race* r = race.get();
+    r->work = static_cast<Work>(ctx.rng.below(4));
+    auto sentinel = std::make_shared<int>(n);
+    r->captured = sentinel;
+    auto body = [r, sentinel] {
+      r->ran.fetch_add(1);
+      return *sentinel * 7 + 3;
+    };
+    switch (r->work) {
+      case Work::spawn_here:
+        r->u = weft::spawn(std::move(body));
+        break;
+      case Work::spawn_in_fiber:
+        r->u = weft::run([b = std::move(body)]() mutable { return std::vector{weft::spawn(std::move(b))}; }).front();
+        break;
+      case Work::blocking:
+        r->u = weft::spawn_blocking(std::move(body));
+        break;
+      case Work::then_pending:
+        r->u = r->source.get_unfuture().then([b = std::move(body)](int) mutable { return b(); });
+        break;
+    }
+    sentinel.reset();
+    // One or two cancellers, each a plain thread or a fiber, after a random delay; for
+    // then_pending the source is set at the same time.
+    const int cancellers = ctx.rng.chance(1, 4) ? 2 : 1;
+    for (int c = 0; c < cancellers; ++c) {
+      const auto js = ctx.rng.next();
+      auto cancel = [r, js] {
+        Rng rr(js);
+        jitter(rr);
+        if (r->u.cancel()) {
+          r->wins.fetch_add(1);
+          STRESS_CHECK(r->captured.expired(), "a won cancel() did not release what the work captured");
+        }
+      };
+      if (ctx.rng.chance(1, 2)) {
+        threads.emplace_back(cancel);
+      } else {
+        fibers.push_back(weft::spawn(cancel));
+      }
+    }
+    if (r->work == Work::then_pending) {
+      const auto js = ctx.rng.next();
+      auto set = [r, js] {
+        Rng rr(js);
+        jitter(rr);
+        r->source.set_value(1);
+      };
+      if (ctx.rng.chance(1, 2)) {
+        threads.emplace_back(set);
+      } else {
+        fibers.push_back(weft::spawn(set));
+      }
+    }
+    all.push_back(std::move(race));
+  }
+  for (auto& f : fibers) {
+    STRESS_AWAIT(f, "a cancelling fiber");
+    f.get();
+  }
+  for (auto& t : threads) t.join();
+  for (std::size_t n = 0; n < all.size(); ++n) {
+    Race& r = *all[n];
+    STRESS_AWAIT(r.u, "cancelled or finished work");
+    const int wins = r.wins.load();
+    STRESS_CHECK(wins <= 1, wins << " cancel() calls won on one piece of work");
+    if (wins == 1) {
+      try {
+        (void)r.u.get();
+        STRESS_CHECK(false, "work " << n << " was cancelled, yet get() returned a value");
+      } catch (const weft::cancelled_error&) {
+      }
+    } else {
+      STRESS_CHECK(r.u.get() == static_cast<int>(n) * 7 + 3, "work " << n << " gave " << r.u.get());
+    }
+    // A won cancel: the function never runs. A lost one: it ran exactly once.
+    STRESS_CHECK(r.ran.load() == 1 - wins, "work " << n << " (kind " << static_cast<int>(r.work) << ") ran "
+                                                   << r.ran.load() << " times after " << wins << " winning cancels");
+    // Released right after the result is published, so give it a moment.
+    const auto until = Clock::now() + kBound;
+    while (!r.captured.expired() && Clock::now() < until) std::this_thread::sleep_for(100us);
+    STRESS_CHECK(r.captured.expired(), "work " << n << " still holds what it captured after completing");
+  }
+}
+
+const Registered reg{{"cancel_race",
+                      "cancel() racing the start of spawn, spawn_blocking and then(), from threads and fibers",
+                      cancel_race}};
+
+}  // namespace
+}  // namespace stress
