@@ -8,10 +8,10 @@
 
 namespace weft::rt {
 
-void start_fiber(boost::intrusive_ptr<detail::StateBase> task, FiberBody body) {
+void start_fiber(detail::StateBase* task, FiberBody body) {
   // Everything the fiber does is in body, which is compiled as the rest of weft.
   boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, StackAllocator{},
-                       [task = std::move(task), body]() mutable { body(std::move(task)); })
+                       [task, body] { body(task); })
       .detach();
 }
 

@@ -5,18 +5,16 @@
 
 #include <weft/detail/state.hpp>
 
-#include <boost/smart_ptr/intrusive_ptr.hpp>
-
 namespace weft::rt {
 
-// Takes the task over: the reference must be dropped in body, in instrumented code, since
-// dropping the last one deletes the task (a parameter passed by value would be destroyed
-// by its caller, here).
-using FiberBody = void (*)(boost::intrusive_ptr<detail::StateBase>&& task) noexcept;
+// Takes over one reference to the task, to drop in body, in instrumented code: nothing
+// here may touch the reference count, or the out-of-line copy of intrusive_ptr_release
+// the linker keeps could be this file's uninstrumented one, hiding every release from TSan.
+using FiberBody = void (*)(detail::StateBase* task) noexcept;
 
 // Creates a detached fiber on this thread's scheduler that calls body(task); Boost files
 // it with the scheduling algorithm (FiberAlgorithm::awakened) before this returns.
-// Throws std::bad_alloc when no stack can be had.
-void start_fiber(boost::intrusive_ptr<detail::StateBase> task, FiberBody body);
+// Throws std::bad_alloc when no stack can be had (task is then still the caller's).
+void start_fiber(detail::StateBase* task, FiberBody body);
 
 }  // namespace weft::rt

@@ -103,14 +103,15 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
   };
   {
     NewFiberScope scope(nested);
-    start_fiber(std::move(task), [](TaskPtr&& given) noexcept {
-      TaskPtr mine = std::move(given);  // released before the fiber ends
+    start_fiber(task.get(), [](detail::StateBase* given) noexcept {
+      TaskPtr mine(given, /*add_ref=*/false);  // released before the fiber ends
       mine->set_producer(running_ctx);
       mine->run_task();
       // A flattening task completes later, from another fiber; once this one ends its
       // context address is reused.
       mine->set_producer(nullptr);
     });
+    task.detach();  // the fiber owns that reference now
   }
   if (fresh_count() >= kStealBacklog) runtime_.wake_a_thief(*this);
 }
