@@ -3,6 +3,7 @@
 #include "libc.hpp"
 #include "parking.hpp"
 #include "runtime.hpp"
+#include "tsan_annotations.hpp"
 #include "worker.hpp"
 
 #include <sys/socket.h>
@@ -141,6 +142,7 @@ IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
   me->wait_link(dir == IoDir::read ? s.readers : s.writers);
   bool woken = true;
   parking_holds_fd_lock = true;  // until pick_next() (io_wait.hpp)
+  tsan::boost_unlocks(lk);
   if (deadline_ns < 0) {
     me->twstatus.store(0, std::memory_order_release);
     me->suspend(lk);

@@ -7,6 +7,7 @@
 // changes it first wakes the fiber. An untimed waiter stores 0 and always takes the wake.
 #pragma once
 
+#include "tsan_annotations.hpp"
 #include "worker.hpp"
 
 #include <boost/fiber/context.hpp>
@@ -19,6 +20,7 @@ namespace weft::rt {
 // Makes a parked waiter runnable: straight onto this worker's ready queue when it is ours,
 // else through its scheduler's remote queue (which wakes that thread).
 inline void make_ready(boost::fibers::context* waiter) noexcept {
+  tsan::wakes(waiter);
   boost::fibers::scheduler* here = Worker::current_scheduler();
   if (here != nullptr && here == waiter->get_scheduler()) {
     here->schedule(waiter);

@@ -3,6 +3,7 @@
 #include "io_wait.hpp"
 #include "runtime.hpp"
 #include "tls.hpp"
+#include "tsan_annotations.hpp"
 #include "worker.hpp"
 
 #include <utility>
@@ -50,7 +51,13 @@ boost::fibers::context* FiberAlgorithm::take_new() noexcept {
   return ctx;
 }
 
-boost::fibers::context* FiberAlgorithm::pick_next() noexcept {
+// Under ThreadSanitizer the switch is announced here, in a frame TSan does not track,
+// since the switch happens once this returns (tsan_annotations.hpp).
+WEFT_TSAN_UNINSTRUMENTED boost::fibers::context* FiberAlgorithm::pick_next() noexcept {
+  return tsan::switching_to(choose_next());
+}
+
+boost::fibers::context* FiberAlgorithm::choose_next() noexcept {
   // Not while a fiber parking on an fd still holds that fd's lock (io_wait.hpp): an event
   // for the same fd would deadlock; the next pick polls instead.
   const bool fd_lock_held = std::exchange(parking_holds_fd_lock, false);

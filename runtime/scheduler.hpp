@@ -58,6 +58,7 @@ class FiberAlgorithm final : public boost::fibers::algo::algorithm {
   // (a non-blocking epoll_wait costs about 1 µs, so not on every switch).
   static constexpr std::uint32_t kPollEvery = 64;
 
+  boost::fibers::context* choose_next() noexcept;  // pick_next, less the TSan annotation
   bool has_new() const noexcept;
   boost::fibers::context* take_new() noexcept;
 

@@ -8,6 +8,7 @@
 #include "parking.hpp"
 #include "thread_waiter.hpp"
 #include "tls.hpp"
+#include "tsan_annotations.hpp"
 #include "worker.hpp"
 
 #include <boost/fiber/context.hpp>
@@ -173,6 +174,7 @@ void StateBase::wait() {
   while (!ready_.load(std::memory_order_relaxed)) {
     me->wait_link(waiters_);
     me->twstatus.store(0, std::memory_order_release);
+    rt::tsan::boost_unlocks(lk);
     me->suspend(lk);  // releases lk once this context is off the CPU
     rt::relock(lk);
   }
@@ -186,6 +188,7 @@ bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
   while (!ready_.load(std::memory_order_relaxed)) {
     me->wait_link(waiters_);
     me->twstatus.store(reinterpret_cast<std::intptr_t>(this), std::memory_order_release);
+    rt::tsan::boost_unlocks(lk);
     const bool notified = me->wait_until(deadline, lk);
     rt::relock(lk);
     if (!notified) {

@@ -1,13 +1,13 @@
 #include "worker.hpp"
 
 #include "fiber_lock.hpp"
+#include "fiber_start.hpp"
 #include "io_wait.hpp"
 #include "runtime.hpp"
 #include "tls.hpp"
 #include "scheduler.hpp"
-#include "stack_pool.hpp"
+#include "tsan_annotations.hpp"
 
-#include <boost/fiber/fiber.hpp>
 #include <boost/fiber/operations.hpp>
 
 #include <mutex>
@@ -75,6 +75,7 @@ void Worker::thread_main(std::atomic<bool>& started) {
     auto lk = lock_fiber_spinlock(inbox_lock_);
     if (inbox_.empty()) {
       main_parked_ = true;
+      tsan::boost_unlocks(lk);
       main_ctx_->suspend(lk);  // the lock is released once this context is off the CPU
       continue;
     }
@@ -101,16 +102,15 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
   };
   {
     NewFiberScope scope(nested);
-    boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, StackAllocator{},
-                         [task = std::move(task)]() mutable {
-                           TaskPtr mine = std::move(task);  // released before the fiber ends
-                           mine->set_producer(running_ctx);
-                           mine->run_task();
-                           // A flattening task completes later, from another fiber; once
-                           // this one ends its context address is reused.
-                           mine->set_producer(nullptr);
-                         })
-        .detach();
+    start_fiber(task.get(), [](detail::StateBase* given) noexcept {
+      TaskPtr mine(given, /*add_ref=*/false);  // released before the fiber ends
+      mine->set_producer(running_ctx);
+      mine->run_task();
+      // A flattening task completes later, from another fiber; once this one ends its
+      // context address is reused.
+      mine->set_producer(nullptr);
+    });
+    task.detach();  // the fiber owns that reference now
   }
   if (fresh_count() >= kStealBacklog) runtime_.wake_a_thief(*this);
 }
