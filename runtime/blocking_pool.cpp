@@ -14,6 +14,8 @@ thread_local BlockingPool* this_threads_pool = nullptr;
 
 BlockingPool* BlockingPool::of_this_thread() noexcept { return this_threads_pool; }
 
+void BlockingPool::forget_this_thread_in_child() noexcept { this_threads_pool = nullptr; }
+
 BlockingPool::BlockingPool(unsigned max_threads, unsigned queue_bound,
                            std::chrono::milliseconds idle_retire)
     : max_threads_(max_threads), queue_bound_(queue_bound), idle_retire_(idle_retire) {}

@@ -65,6 +65,7 @@ void in_child_after_fork() noexcept {
   unlock_stack_pool_after_fork();
   ++detail::fork_generation;
   Worker::forget_this_thread_in_child();
+  BlockingPool::forget_this_thread_in_child();
   forget_fd_waits_in_child();
   forget_runtime_in_child();
   process::Pool::forget_in_child();
