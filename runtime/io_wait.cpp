@@ -186,16 +186,34 @@ void retire_fd(int fd) noexcept {
 }
 
 int retire_fd_around_impl(int fd, int (*op)(void*), void* arg) noexcept {
-  if (fd < 0) return op(arg);
-  FdState& s = fd_state(fd);
-  auto lk = lock_fiber_spinlock(s.lock);
-  disarm(reset_locked(s), fd);
+  FdState* s = fd < 0 ? nullptr : find_fd_state(fd);
+  if (s == nullptr) {
+    // No entry, so no fiber has used this number: nothing to retire, and none is made
+    // (closing every number up to the limit must not build the whole table). A fiber that
+    // made one while op ran may have parked on the file op closed: it wakes, sees the
+    // generation moved (EBADF), and the watch is dropped. What the entry says of the
+    // file is kept: the number may already name a new file, adopted meanwhile.
+    const int r = op(arg);
+    const int err = errno;
+    if (fd >= 0 && (s = find_fd_state(fd)) != nullptr) {
+      auto lk = lock_fiber_spinlock(s->lock);
+      s->generation.fetch_add(1, std::memory_order_acq_rel);
+      bool ignored = false;
+      wake_all_locked(s->readers, ignored, *s);
+      wake_all_locked(s->writers, ignored, *s);
+      disarm(std::exchange(s->armed_worker, -1), fd);
+    }
+    errno = err;
+    return r;
+  }
+  auto lk = lock_fiber_spinlock(s->lock);
+  disarm(reset_locked(*s), fd);
   const int r = op(arg);
   const int err = errno;
   // A fiber that read the generation while op ran may have found the file still open and
   // got EAGAIN: it must find the number closed when it comes to park (under this lock),
   // not park on a file whose watch the kernel has just dropped.
-  s.generation.fetch_add(1, std::memory_order_acq_rel);
+  s->generation.fetch_add(1, std::memory_order_acq_rel);
   errno = err;
   return r;
 }
@@ -272,8 +290,11 @@ void dispatch_fd_event(const ReadyEvent& ev) noexcept {
   const auto generation = static_cast<std::uint32_t>(ev.token >> 32);
   FdState* s = find_fd_state(fd);
   if (s == nullptr) return;
+  // A closed file's event: dropped without the lock, which a close may hold for as long
+  // as the kernel's close takes (a lingering socket's).
+  if (s->generation.load(std::memory_order_acquire) != generation) return;
   auto lk = lock_fiber_spinlock(s->lock);
-  if (s->generation.load(std::memory_order_relaxed) != generation) return;  // a closed file's
+  if (s->generation.load(std::memory_order_relaxed) != generation) return;
   if (ev.readable || ev.error) wake_all_locked(s->readers, s->read_ready, *s);
   if (ev.writable || ev.error) wake_all_locked(s->writers, s->write_ready, *s);
 }

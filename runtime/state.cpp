@@ -56,12 +56,28 @@ namespace {
 // inside its own frame: a chain of N flattening levels nested N publishes on one stack and
 // overflowed a fiber's from about 1,500 levels. Instead the outermost publish on the
 // thread runs them all, one after another, in the order the states completed.
+//
+// The queue is the thread's, not a frame's: a callback should not block, but the
+// destructor of what it releases might, and then another fiber of this worker runs while
+// a drain is half done. That fiber does not touch the queue (it runs its own callbacks
+// nested, as before); the drain goes on when its owner resumes, on this same thread
+// (fibers never move once started).
 struct CallbackQueue {
   Callback* head = nullptr;
   Callback* tail = nullptr;
-  const void* owner = nullptr;  // the context draining it (a fiber, or null on a thread)
+  const void* owner = nullptr;  // the context draining it
+  bool draining = false;
 };
-WEFT_TLS CallbackQueue* draining = nullptr;
+WEFT_TLS CallbackQueue callback_queue;
+
+void run_in_order(Callback* first) noexcept {
+  while (first != nullptr) {
+    Callback* next = first->next;
+    first->fire();
+    delete first;
+    first = next;
+  }
+}
 
 }  // namespace
 
@@ -75,24 +91,27 @@ void StateBase::run_callbacks(Callback* newest_first) noexcept {
     first = newest_first;
     newest_first = next;
   }
+  CallbackQueue& q = callback_queue;
   const void* me = rt::Worker::running_context();
-  // Callbacks must not block, so nothing switches fibers while a queue drains; the owner
-  // check keeps another fiber from ever adding to a queue it does not drain.
-  if (draining != nullptr && draining->owner == me) {
-    (draining->tail != nullptr ? draining->tail->next : draining->head) = first;
-    draining->tail = last;
+  if (q.draining) {
+    if (q.owner == me) {
+      (q.tail != nullptr ? q.tail->next : q.head) = first;
+      q.tail = last;
+    } else {
+      run_in_order(first);  // another fiber's drain is suspended half-way (see above)
+    }
     return;
   }
-  CallbackQueue queue{first, last, me};
-  CallbackQueue* outer = std::exchange(draining, &queue);
-  while (queue.head != nullptr) {
-    Callback* c = queue.head;
-    queue.head = c->next;
-    if (queue.head == nullptr) queue.tail = nullptr;
+  q = CallbackQueue{first, last, me, true};
+  while (q.head != nullptr) {
+    Callback* c = q.head;
+    q.head = c->next;
+    if (q.head == nullptr) q.tail = nullptr;
     c->fire();
     delete c;
   }
-  draining = outer;
+  q.draining = false;
+  q.owner = nullptr;
 }
 
 void StateBase::publish() noexcept {
@@ -143,6 +162,8 @@ boost::fibers::context* StateBase::waiter_context() const {
 }
 
 bool StateBase::wait_on_thread(std::chrono::steady_clock::time_point deadline) {
+  // A poll (wait_for(0), a deadline gone) neither parks nor makes a pool start a thread.
+  if (deadline <= std::chrono::steady_clock::now()) return ready();
   rt::ThreadWaiter me;
   {
     auto lk = rt::lock_fiber_spinlock(lock_);
