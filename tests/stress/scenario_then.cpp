@@ -1,9 +1,13 @@
 // then_chain: continuation chains up to 150 long, attached by a plain thread or a fiber
 // while the source completes; steps take the value or the Unfuture, flatten an Unfuture
 // from a fiber or from a Promise a plain thread sets, or throw; a failure skips value steps
-// until an Unfuture step recovers. Several chains may hang off one source.
+// until an Unfuture step recovers. Several chains may hang off one source. Sometimes also
+// a deep flattening chain (up to 20,000 levels): each level a fiber or a then()
+// continuation returning the next level's Unfuture, the innermost value ready, a fiber's,
+// or a Promise a plain thread sets, so every level's completion follows from one publish
+// (nested, these overflowed the stack from about 1,500 levels: defect 8 of issue 11).
 // Checks: the chain ends with exactly the value (or the exception) a sequential
-// simulation of the same steps gives.
+// simulation of the same steps gives; the deep chain's value went through every level.
 #include "stress.hpp"
 
 #include <memory>
@@ -101,6 +105,66 @@ weft::Unfuture<std::int64_t> attach(weft::Unfuture<std::int64_t> u, const Chain&
   return u;
 }
 
+// The deep chain: level n (> 0) applies its step to the value on the way in, then hands it
+// to level n - 1 through an Unfuture that level returns. Each level is its own fiber or
+// continuation, so building never recurses on one stack; only completion could.
+std::int64_t level_k(std::uint64_t seed, int n) {
+  return static_cast<std::int64_t>(mix(seed ^ static_cast<std::uint64_t>(n)) % 2001) - 1000;
+}
+
+weft::Unfuture<std::int64_t> deep_level(std::uint64_t seed, int n, std::int64_t v,
+                                        std::shared_ptr<Helpers> helpers) {
+  if (n == 0) {
+    switch (mix(~seed) % 3) {
+      case 0:
+        return weft::spawn([v] { return v; });
+      case 1: {
+        weft::Promise<std::int64_t> p;
+        p.set_value(v);
+        return p.get_unfuture();
+      }
+      default: {  // set by a plain thread while the outer levels are still hooking on
+        weft::Promise<std::int64_t> p;
+        auto out = p.get_unfuture();
+        std::lock_guard lk(helpers->m);
+        helpers->threads.emplace_back([p = std::move(p), v, seed]() mutable {
+          Rng r(seed);
+          jitter(r);
+          p.set_value(v);
+        });
+        return out;
+      }
+    }
+  }
+  const std::int64_t k = level_k(seed, n);
+  if (mix(seed + static_cast<std::uint64_t>(n)) % 2 == 0) {  // spawn of a function returning an Unfuture
+    return weft::spawn([seed, n, v, k, helpers] { return deep_level(seed, n - 1, step(v, k), helpers); });
+  }
+  // a continuation returning the next level's Unfuture
+  return weft::spawn([v] { return v; }).then([seed, n, k, helpers](std::int64_t got) {
+    return deep_level(seed, n - 1, step(got, k), helpers);
+  });
+}
+
+std::int64_t deep_expected(std::uint64_t seed, int depth, std::int64_t v) {
+  for (int n = depth; n > 0; --n) v = step(v, level_k(seed, n));
+  return v;
+}
+
+void deep_chain(Context& ctx, std::shared_ptr<Helpers> helpers) {
+  const int depth = ctx.rng.chance(1, 2) ? ctx.rng.between(1, 2000) : ctx.rng.between(2000, 20000);
+  const std::uint64_t seed = ctx.rng.next();
+  const std::int64_t v = ctx.rng.between(0, 1000);
+  // Started from this thread or from a fiber: the first level's spawn lands differently.
+  auto end = ctx.rng.chance(1, 2)
+                 ? deep_level(seed, depth, v, helpers)
+                 : weft::run([&] { return std::vector{deep_level(seed, depth, v, helpers)}; }).front();
+  STRESS_AWAIT(end, "the end of a deep flattening chain");
+  const std::int64_t got = end.get();
+  STRESS_CHECK(got == deep_expected(seed, depth, v),
+               "deep chain of " << depth << " levels gave " << got << ", expected " << deep_expected(seed, depth, v));
+}
+
 void then_chain(Context& ctx) {
   const int chains = ctx.rng.between(1, 3);
   std::vector<Chain> plan(static_cast<std::size_t>(chains));
@@ -164,12 +228,14 @@ void then_chain(Context& ctx) {
       STRESS_CHECK(failed_step(e) == want.value, "chain " << n << " failed at the wrong step: " << e.what());
     }
   }
+  if (ctx.rng.chance(1, 3)) deep_chain(ctx, helpers);
   std::lock_guard lk(helpers->m);
   for (auto& t : helpers->threads) t.join();
 }
 
 const Registered reg{{"then_chain",
-                      "then() chains (value, Unfuture, flattening via fiber or Promise, throwing), racing the source",
+                      "then() chains (value, Unfuture, flattening via fiber or Promise, throwing), racing the source;"
+                      " flattening 20,000 deep",
                       then_chain}};
 
 }  // namespace
