@@ -1,7 +1,11 @@
 // spawn_blocking_mix: spawn_blocking calls from fibers and plain threads, whose tasks
-// compute, sleep, spawn fibers and wait for them, or make one nested spawn_blocking call
-// and wait for it (a few at a time: far below the pool's bound).
-// Checks: every task's exact result, and each ran exactly once.
+// compute, sleep, spawn fibers and wait for them, or start a chain of nested spawn_blocking
+// calls, each waiting for the next, up to twice the pool's thread limit deep (the runner
+// sets that limit to the worker count, 2 to 4; up to four chains at once). Before defect 6
+// of issue 11 was fixed, tasks waiting like this held every pool thread and the tasks they
+// waited for stayed queued for ever.
+// Checks: every task's exact result (a chain's counts its levels), each ran exactly once,
+// and every wait, at every level, ends within the bound.
 #include "stress.hpp"
 
 #include <atomic>
@@ -13,6 +17,25 @@ namespace {
 struct Counts {
   std::atomic<int> ran{0};
 };
+
+// How many nested calls a chain makes below its first task: from 1 to twice the pool's
+// thread limit plus 2, so one chain alone can hold more threads than the pool may run.
+int nest_depth(Rng& r) {
+  const auto limit = static_cast<int>(weft::current_config().blocking_threads);
+  return r.between(1, 2 * limit + 2);
+}
+
+// Makes `levels` nested spawn_blocking calls, each waiting (bounded) for the one it made;
+// the innermost gives v + levels.
+std::int64_t nest(int levels, std::int64_t v, std::shared_ptr<Counts> c) {
+  if (levels == 0) return v;
+  auto inner = weft::spawn_blocking([levels, v, c] {
+    c->ran.fetch_add(1);
+    return nest(levels - 1, v + 1, c);
+  });
+  STRESS_AWAIT(inner, "a nested spawn_blocking call");
+  return inner.get();
+}
 
 std::int64_t task(std::uint64_t seed, int kind, std::shared_ptr<Counts> c) {
   c->ran.fetch_add(1);
@@ -36,14 +59,8 @@ std::int64_t task(std::uint64_t seed, int kind, std::shared_ptr<Counts> c) {
       STRESS_AWAIT(f, "a fiber a pool thread waits for");
       return f.get();
     }
-    default: {  // one nested call
-      auto inner = weft::spawn_blocking([base, c] {
-        c->ran.fetch_add(1);
-        return base + 1;
-      });
-      STRESS_AWAIT(inner, "a nested spawn_blocking call");
-      return inner.get() * 3;
-    }
+    default:  // a chain of nested calls
+      return nest(nest_depth(r), base, c) * 3;
   }
 }
 
@@ -58,8 +75,16 @@ std::int64_t expected(std::uint64_t seed, int kind) {
     }
     case 1: return base;
     case 2: return base * 2;
-    default: return (base + 1) * 3;
+    default: return (base + nest_depth(r)) * 3;
   }
+}
+
+// Task runs an item makes: one, plus a chain's nested calls.
+int runs_of(std::uint64_t seed, int kind) {
+  if (kind != 3) return 1;
+  Rng r(seed);
+  r.below(1000);  // base, drawn first as in task()
+  return 1 + nest_depth(r);
 }
 
 void spawn_blocking_mix(Context& ctx) {
@@ -75,8 +100,8 @@ void spawn_blocking_mix(Context& ctx) {
   for (int i = 0; i < n; ++i) {
     int kind = static_cast<int>(ctx.rng.below(4));
     if (kind == 3 && ++nested > 4) kind = 1;
-    runs += kind == 3 ? 2 : 1;
     items.push_back({ctx.rng.next(), kind});
+    runs += runs_of(items.back().seed, kind);
   }
   // Each call made from a fiber or a plain thread, then waited for there.
   std::vector<weft::Unfuture<void>> fibers;
@@ -107,7 +132,7 @@ void spawn_blocking_mix(Context& ctx) {
 }
 
 const Registered reg{{"spawn_blocking_mix",
-                      "spawn_blocking from fibers and threads; tasks compute, sleep, join fibers, nest once",
+                      "spawn_blocking from fibers and threads; tasks compute, sleep, join fibers, nest past the pool limit",
                       spawn_blocking_mix}};
 
 }  // namespace
