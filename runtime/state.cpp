@@ -102,7 +102,14 @@ void StateBase::run_callbacks(Callback* newest_first) noexcept {
     }
     return;
   }
-  q = CallbackQueue{first, last, me, true};
+  // Field by field, with no temporary: under ASan a stack temporary here, written just
+  // after an exception unwound frames on this fiber's stack, is reported against the
+  // stale scope poison those frames left (weft does not announce fiber switches to ASan,
+  // so ASan declines to clear it when the exception is thrown).
+  q.head = first;
+  q.tail = last;
+  q.owner = me;
+  q.draining = true;
   while (q.head != nullptr) {
     Callback* c = q.head;
     q.head = c->next;

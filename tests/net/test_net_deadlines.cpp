@@ -320,11 +320,17 @@ TEST_CASE("other fibers on the worker keep running while one waits for a read or
       wait();
       return ticks.load() - before;
     };
-    // Reference: the ticks while this fiber sleeps 150 ms.
-    const int ref = ticks_during([] { weft::sleep_for(150ms); });
-    char buf[8];
-    const int reading = ticks_during([&] { CHECK_THROWS_AS(a.read(buf, sizeof buf, 150ms), timeout_error); });
-    const int accepting = ticks_during([&] { CHECK_THROWS_AS((void)listener.accept(150ms), timeout_error); });
+    // Reference: the ticks while this fiber sleeps 150 ms. A stall of the shared machine
+    // in one of the three measurements skews the comparison, so a round whose ratios
+    // fail is measured again, up to three times; a worker blocked by the waits fails all.
+    int ref = 0, reading = 0, accepting = 0;
+    for (int round = 0; round < 3; ++round) {
+      ref = ticks_during([] { weft::sleep_for(150ms); });
+      char buf[8];
+      reading = ticks_during([&] { CHECK_THROWS_AS(a.read(buf, sizeof buf, 150ms), timeout_error); });
+      accepting = ticks_during([&] { CHECK_THROWS_AS((void)listener.accept(150ms), timeout_error); });
+      if (reading >= ref / 2 && accepting >= ref / 2) break;
+    }
     stop = true;
     ticker.get();
     MESSAGE("ticks in 150 ms: sleeping " << ref << ", reading " << reading << ", accepting " << accepting);
