@@ -1,18 +1,8 @@
+// Built only with WEFT_TSAN, and without TSan instrumentation (fiber_start.hpp).
 #include "fiber_start.hpp"
-
-#include "stack_pool.hpp"
-
-#include <boost/fiber/fiber.hpp>
-
-#include <memory>
 
 namespace weft::rt {
 
-void start_fiber(detail::StateBase* task, FiberBody body) {
-  // Everything the fiber does is in body, which is compiled as the rest of weft.
-  boost::fibers::fiber(boost::fibers::launch::post, std::allocator_arg, StackAllocator{},
-                       [task, body] { body(task); })
-      .detach();
-}
+void start_fiber(detail::StateBase* task, FiberBody body) { create_task_fiber(task, body); }
 
 }  // namespace weft::rt
