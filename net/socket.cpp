@@ -29,14 +29,14 @@ Socket Socket::adopt(int fd) {
 Socket& Socket::operator=(Socket&& other) noexcept {
   if (this != &other) {
     close();
-    fd_ = other.release();
+    fd_.store(other.release(), std::memory_order_relaxed);
   }
   return *this;
 }
 
-int Socket::release() noexcept { return std::exchange(fd_, -1); }
+int Socket::release() noexcept { return fd_.exchange(-1, std::memory_order_relaxed); }
 
-void Socket::close() noexcept { io::close_fd(std::exchange(fd_, -1)); }
+void Socket::close() noexcept { io::close_fd(fd_.exchange(-1, std::memory_order_relaxed)); }
 
 namespace {
 
@@ -51,25 +51,25 @@ SocketAddress address_of(int fd, int (*get)(int, sockaddr*, socklen_t*), const c
 }  // namespace
 
 SocketAddress Socket::local_address() const {
-  return address_of(fd_, ::getsockname, "weft::net::Socket::local_address");
+  return address_of(fd(), ::getsockname, "weft::net::Socket::local_address");
 }
 
 void Socket::set_option_bytes(int level, int name, const void* value, std::size_t size) {
-  if (::setsockopt(fd_, level, name, value, static_cast<socklen_t>(size)) != 0) {
+  if (::setsockopt(fd(), level, name, value, static_cast<socklen_t>(size)) != 0) {
     io::throw_errno(errno, "weft::net::Socket::set_option");
   }
 }
 
 void Socket::get_option_bytes(int level, int name, void* value, std::size_t size) const {
   auto len = static_cast<socklen_t>(size);
-  if (::getsockopt(fd_, level, name, value, &len) != 0) {
+  if (::getsockopt(fd(), level, name, value, &len) != 0) {
     io::throw_errno(errno, "weft::net::Socket::get_option");
   }
 }
 
 std::size_t Stream::read(void* into, std::size_t size, Deadline deadline) {
   static constexpr const char* what = "weft::net::Stream::read";
-  io::Waiter waiter(fd_, IoDir::read);
+  io::Waiter waiter(fd(), IoDir::read);
   rt::FdState* const s = waiter.state();
   for (;;) {
     // A graceful stop of serve() lets this stream take what was queued then, no more.
@@ -81,7 +81,7 @@ std::size_t Stream::read(void* into, std::size_t size, Deadline deadline) {
     // stand for data and the end of the stream together, and a read stops short at an
     // urgent mark or a message carrying fds, so a short read does not prove that nothing
     // more is readable. (Waiting first saved no measurable CPU in http_hello either.)
-    const ssize_t r = WEFT_REAL(recv)(fd_, into, want, 0);
+    const ssize_t r = WEFT_REAL(recv)(fd(), into, want, 0);
     if (r >= 0) {
       if (cutoff > 0) s->read_cutoff.fetch_sub(r, std::memory_order_acq_rel);
       return static_cast<std::size_t>(r);
@@ -105,17 +105,17 @@ void Stream::read_exact(void* into, std::size_t size, Deadline deadline) {
 
 std::size_t Stream::write(const void* from, std::size_t size, Deadline deadline) {
   // MSG_NOSIGNAL: a peer that is gone is an EPIPE exception, not a dead process.
-  const ssize_t r = io::retry(fd_, IoDir::write, deadline, "weft::net::Stream::write",
-                              [&] { return WEFT_REAL(send)(fd_, from, size, MSG_NOSIGNAL); });
+  const ssize_t r = io::retry(fd(), IoDir::write, deadline, "weft::net::Stream::write",
+                              [&] { return WEFT_REAL(send)(fd(), from, size, MSG_NOSIGNAL); });
   return static_cast<std::size_t>(r);
 }
 
 void Stream::write_all(const void* from, std::size_t size, Deadline deadline) {
   static constexpr const char* what = "weft::net::Stream::write_all";
   const auto* at = static_cast<const char*>(from);
-  io::Waiter waiter(fd_, IoDir::write);
+  io::Waiter waiter(fd(), IoDir::write);
   for (std::size_t done = 0; done < size;) {
-    const ssize_t r = WEFT_REAL(send)(fd_, at + done, size - done, MSG_NOSIGNAL);
+    const ssize_t r = WEFT_REAL(send)(fd(), at + done, size - done, MSG_NOSIGNAL);
     if (r >= 0) {
       done += static_cast<std::size_t>(r);
       continue;
@@ -127,11 +127,11 @@ void Stream::write_all(const void* from, std::size_t size, Deadline deadline) {
 
 void Stream::shutdown(ShutdownHow how) {
   const int h = how == ShutdownHow::read ? SHUT_RD : how == ShutdownHow::write ? SHUT_WR : SHUT_RDWR;
-  if (WEFT_REAL(shutdown)(fd_, h) != 0) io::throw_errno(errno, "weft::net::Stream::shutdown");
+  if (WEFT_REAL(shutdown)(fd(), h) != 0) io::throw_errno(errno, "weft::net::Stream::shutdown");
 }
 
 SocketAddress Stream::peer_address() const {
-  return address_of(fd_, ::getpeername, "weft::net::Stream::peer_address");
+  return address_of(fd(), ::getpeername, "weft::net::Stream::peer_address");
 }
 
 }  // namespace weft::net

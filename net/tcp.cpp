@@ -78,11 +78,11 @@ TcpListener TcpListener::bind(const SocketAddress& addr, ListenOptions options) 
 TcpStream TcpListener::accept(Deadline deadline, SocketAddress* peer) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  const int fd = io::retry(fd_, IoDir::read, deadline, "weft::net::TcpListener::accept", [&] {
+  const int accepted = io::retry(fd(), IoDir::read, deadline, "weft::net::TcpListener::accept", [&] {
     len = sizeof ss;
-    return io::accept_managed(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+    return io::accept_managed(fd(), reinterpret_cast<sockaddr*>(&ss), &len);
   });
-  TcpStream s(fd);
+  TcpStream s(accepted);
   s.set_nodelay(true);
   if (peer != nullptr) *peer = SocketAddress::from(reinterpret_cast<sockaddr*>(&ss), len);
   return s;

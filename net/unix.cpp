@@ -59,10 +59,10 @@ void UnixListener::close() noexcept {
 }
 
 UnixStream UnixListener::accept(Deadline deadline) {
-  const int fd = io::retry(fd_, IoDir::read, deadline, "weft::net::UnixListener::accept", [&] {
-    return io::accept_managed(fd_, nullptr, nullptr);
+  const int accepted = io::retry(fd(), IoDir::read, deadline, "weft::net::UnixListener::accept", [&] {
+    return io::accept_managed(fd(), nullptr, nullptr);
   });
-  return UnixStream(fd);
+  return UnixStream(accepted);
 }
 
 }  // namespace weft::net

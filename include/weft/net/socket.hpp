@@ -7,13 +7,15 @@
 // Writes never raise SIGPIPE: a peer that went away is an EPIPE exception.
 //
 // A Socket is used by one fiber or thread at a time (two fibers may use one Stream if one
-// only reads and the other only writes).
+// only reads and the other only writes), except close(), which any fiber or thread may
+// call at any time to stop the one using it.
 #pragma once
 
 #include <weft/deadline.hpp>
 #include <weft/net/address.hpp>
 #include <weft/net/errors.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -35,8 +37,8 @@ class Socket {
   Socket& operator=(Socket&& other) noexcept;
   ~Socket() { close(); }
 
-  int fd() const noexcept { return fd_; }
-  bool is_open() const noexcept { return fd_ >= 0; }
+  int fd() const noexcept { return fd_.load(std::memory_order_relaxed); }
+  bool is_open() const noexcept { return fd() >= 0; }
   explicit operator bool() const noexcept { return is_open(); }
 
   // Gives up ownership: the caller closes the fd (it stays non-blocking in the kernel; the
@@ -63,7 +65,10 @@ class Socket {
   void set_option_bytes(int level, int name, const void* value, std::size_t size);
   void get_option_bytes(int level, int name, void* value, std::size_t size) const;
 
-  int fd_ = -1;
+  // Atomic: close() may come from another thread while an operation reads it. Operations
+  // that wait wake with EBADF; one that loaded the number just before the close may still
+  // pass it to the kernel once more, as with a plain fd closed under a thread's read.
+  std::atomic<int> fd_{-1};
 };
 
 enum class ShutdownHow { read, write, both };
