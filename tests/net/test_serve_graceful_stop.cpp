@@ -75,7 +75,24 @@ TEST_CASE("stop under load: every request read is answered, then everyone is let
       ended.fetch_add(1);
     }));
   }
+  // Whatever fails below, the clients end (the server stops) and are joined before the
+  // counters they write go out of scope.
+  struct JoinClients {
+    weft::net::Server& server;
+    std::vector<weft::Unfuture<void>>& clients;
+    ~JoinClients() {
+      try {
+        server.stop(5s);
+      } catch (...) {
+      }
+      for (auto& c : clients) c.wait();
+    }
+  } join_clients{server, clients};
+  // Traffic first (a slow build, e.g. under a sanitizer, may need longer to connect).
   std::this_thread::sleep_for(300ms);
+  for (const auto give_up = weft_test::Clock::now() + 10s; answered.load() == 0 && weft_test::Clock::now() < give_up;) {
+    std::this_thread::sleep_for(10ms);
+  }
   REQUIRE(answered.load() > 0);
   const auto took = weft_test::took([&] { server.stop(5s); });
   // Handlers between requests stop at once, busy ones after their 1 ms of work.
