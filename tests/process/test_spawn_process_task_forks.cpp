@@ -4,6 +4,8 @@
 // returned 2). The child must end there, quietly, without touching the worker's channel,
 // and the tasks after it must get their own results. From fibers and plain threads, two
 // workers, one worker process (so every task goes to the worker that forked).
+#include "support/one_process_worker.hpp"
+
 #include <weft/weft.hpp>
 
 #include <doctest/doctest.h>
@@ -16,19 +18,12 @@
 #include <thread>
 #include <vector>
 
+using weft_test::square;
+using weft_test::two_workers_one_process;
+
 using namespace std::chrono_literals;
 
 namespace {
-
-void two_workers_one_process() {
-  static const bool once = [] {
-    weft::configure({.threads = 2, .process_workers = 1});
-    return true;
-  }();
-  (void)once;
-}
-
-int square(int x) { return x * x; }
 
 constexpr int kChildStillRunning = 1000;
 

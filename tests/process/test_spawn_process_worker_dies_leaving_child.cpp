@@ -4,6 +4,8 @@
 // fail the task at once, as for a worker that dies alone. The replacement worker must then
 // serve as usual, whatever the lingering child does. Calls from a fiber and from a plain
 // thread, two workers, one worker process (so the replacement takes the same slot).
+#include "support/one_process_worker.hpp"
+
 #include <weft/weft.hpp>
 
 #include "support/timing.hpp"
@@ -19,20 +21,14 @@
 #include <string>
 #include <thread>
 
+using weft_test::square;
+using weft_test::two_workers_one_process;
+
 using namespace std::chrono_literals;
 using weft_test::ms;
 
 namespace {
 
-void two_workers_one_process() {
-  static const bool once = [] {
-    weft::configure({.threads = 2, .process_workers = 1});
-    return true;
-  }();
-  (void)once;
-}
-
-int square(int x) { return x * x; }
 int quick_exit_with(int status) { ::_exit(status); }
 
 // Forks a child that sleeps 30 s, writes the child's pid to `path`, then ends the worker:
