@@ -36,7 +36,9 @@ using ExitFn = void (*)(int);
 
 }  // namespace
 
-extern "C" [[noreturn]] void exit(int status) {
+// glibc declares exit with __attribute__((noreturn)); clang rejects [[noreturn]] on a later
+// declaration when the first used the GNU spelling.
+extern "C" __attribute__((noreturn)) void exit(int status) {
   if (!weft::rt::Worker::is_worker_thread()) real_exit(status);
   try {
     std::thread([status] { real_exit(status); }).detach();

@@ -159,9 +159,13 @@ TEST_CASE("SocketAddress to_string round trips for IPv4, IPv6 and Unix addresses
   CHECK(v4.to_string() == "127.0.0.1:8080");
   CHECK(SocketAddress::parse(v4.to_string()) == v4);
 
-  for (auto [ip, port, text] : {std::tuple{"::1", 8080, "[::1]:8080"}, std::tuple{"2001:db8::1", 443, "[2001:db8::1]:443"},
+  for (const auto& row : {std::tuple{"::1", 8080, "[::1]:8080"}, std::tuple{"2001:db8::1", 443, "[2001:db8::1]:443"},
                                 std::tuple{"::", 0, "[::]:0"}, std::tuple{"::ffff:1.2.3.4", 65535, "[::ffff:1.2.3.4]:65535"},
                                 std::tuple{"2001:DB8:0:0:0:0:0:2", 1, "[2001:db8::2]:1"}}) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const char* ip = std::get<0>(row);
+    const int port = std::get<1>(row);
+    const char* text = std::get<2>(row);
     CAPTURE(ip);
     const SocketAddress v6(ip, static_cast<std::uint16_t>(port));
     CHECK(v6.family() == AF_INET6);

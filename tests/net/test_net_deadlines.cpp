@@ -59,7 +59,9 @@ TEST_CASE("read with a timeout throws timeout_error after about the timeout, and
     CAPTURE(where_name(where));
     on(where, [] {
       stall_watch().reset();
-      auto [a, b] = tcp_pair();
+      auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+      auto& a = streams.first;
+      auto& b = streams.second;
       const auto ref = reference(100ms);
       char buf[16];
       const auto d = time_to_timeout([&] { a.read(buf, sizeof buf, 100ms); });
@@ -148,7 +150,8 @@ TEST_CASE("write_all to a peer that never reads times out at its deadline") {
     CAPTURE(where_name(where));
     on(where, [] {
       stall_watch().reset();
-      auto [a, b] = tcp_pair();
+      auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+      auto& a = streams.first;
       const std::vector<std::byte> big(64u << 20);  // more than the kernel buffers
       const auto ref = reference(150ms);
       const auto d = time_to_timeout([&] { a.write_all(big, 150ms); });
@@ -167,7 +170,9 @@ TEST_CASE("one absolute Deadline shared by several reads bounds the whole sequen
       CAPTURE(form);
       on(where, [where, form] {
         stall_watch().reset();
-        auto [a, b] = tcp_pair();
+        auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+        auto& a = streams.first;
+        auto& b = streams.second;
         std::atomic<bool> stop{false};
         // A byte every 20 ms for 400 ms: a fresh 100 ms per read would never time out.
         Peer trickle(where, [&b = b, &stop] {
@@ -208,7 +213,9 @@ TEST_CASE("a zero timeout returns data that is already there, and times out at o
     CAPTURE(where_name(where));
     on(where, [] {
       stall_watch().reset();
-      auto [a, b] = tcp_pair();
+      auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+      auto& a = streams.first;
+      auto& b = streams.second;
       char buf[64];
       const auto empty = time_to_timeout([&] { a.read(buf, sizeof buf, 0ms); });
       CHECK(empty < late_ok());
@@ -243,7 +250,9 @@ TEST_CASE("a short deadline returns data already queued, even right after a shor
   on(Where::fiber, [] {
     for (bool after_short_read : {false, true}) {
       CAPTURE(after_short_read);
-      auto [a, b] = tcp_pair();
+      auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+      auto& a = streams.first;
+      auto& b = streams.second;
       char buf[64];
       if (after_short_read) {
         b.write_all("ab", 5s);
@@ -274,7 +283,9 @@ TEST_CASE("negative timeouts are deadlines already passed: done if no wait is ne
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [] {
-      auto [a, b] = tcp_pair();
+      auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+      auto& a = streams.first;
+      auto& b = streams.second;
       char buf[8];
       const auto ref = reference(20ms);
       TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
@@ -305,7 +316,8 @@ TEST_CASE("negative timeouts are deadlines already passed: done if no wait is ne
 TEST_CASE("other fibers on the worker keep running while one waits for a read or an accept") {
   weft_test::one_worker();
   on(Where::fiber, [] {
-    auto [a, b] = tcp_pair();
+    auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+    auto& a = streams.first;
     TcpListener listener = TcpListener::bind({"127.0.0.1", 0});
     std::atomic<int> ticks{0};
     std::atomic<bool> stop{false};
@@ -389,7 +401,9 @@ TEST_CASE("a plain thread's timed read is neither cut short nor failed by signal
   sa.sa_flags = 0;  // no SA_RESTART: poll returns EINTR
   struct sigaction old {};
   REQUIRE(::sigaction(SIGUSR1, &sa, &old) == 0);
-  auto [a, b] = tcp_pair();
+  auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+  auto& a = streams.first;
+  auto& b = streams.second;
   const auto ref = reference(150ms);
   signals_seen = 0;
   const pthread_t reader = ::pthread_self();

@@ -114,7 +114,9 @@ TEST_CASE("read returns 0 at the end of the stream: a waiting reader when the pe
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [where] {
-      auto [client, server] = tcp_pair();
+      auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+      auto& client = streams.first;
+      auto& server = streams.second;
       Peer closer(where, [&server] {
         server.write_all("last", 5s);
         weft::sleep_for(30ms);  // the reader is waiting by now
@@ -136,7 +138,9 @@ TEST_CASE("read_exact fills its buffer across several partial writes") {
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [where] {
-      auto [client, server] = tcp_pair();
+      auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+      auto& client = streams.first;
+      auto& server = streams.second;
       constexpr std::size_t kPieces = 10, kPiece = 100;
       std::atomic<std::int64_t> last_piece_at{0};
       Peer writer(where, [&server, &last_piece_at] {
@@ -167,7 +171,9 @@ TEST_CASE("read_exact throws unexpected_eof, a system_error, when the stream end
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [where] {
-      auto [client, server] = tcp_pair();
+      auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+      auto& client = streams.first;
+      auto& server = streams.second;
       Peer writer(where, [&server] {
         server.write_all("abc", 5s);
         weft::sleep_for(20ms);
@@ -202,7 +208,9 @@ TEST_CASE("write_all of 16 MB to a slow reader arrives intact") {
   for (Where where : {Where::fiber, Where::thread}) {
     CAPTURE(where_name(where));
     on(where, [&, where] {
-      auto [client, server] = tcp_pair();
+      auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+      auto& client = streams.first;
+      auto& server = streams.second;
       std::size_t received = 0, wrong = 0, reads = 0;
       std::uint64_t sum = kFnvStart;
       Peer reader(where, [&, &server = server] {
@@ -248,7 +256,9 @@ TEST_CASE("writing to a peer that closed throws EPIPE or ECONNRESET, and raises 
     on(where, [] {
       for (bool use_write_all : {false, true}) {
         CAPTURE(use_write_all);
-        auto [client, server] = tcp_pair();
+        auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+        auto& client = streams.first;
+        auto& server = streams.second;
         server.close();
         const std::string chunk(1024, 'x');
         int error = 0;
@@ -285,7 +295,9 @@ TEST_CASE("a peer's reset (SO_LINGER 0, then close) makes read throw ECONNRESET"
     on(where, [where] {
       for (bool reader_waits_first : {true, false}) {
         CAPTURE(reader_waits_first);
-        auto [client, server] = tcp_pair();
+        auto streams = tcp_pair();  // not a structured binding: lambdas capture them
+        auto& client = streams.first;
+        auto& server = streams.second;
         auto reset = [&server = server] {
           server.set_option(SOL_SOCKET, SO_LINGER, ::linger{1, 0});
           server.close();

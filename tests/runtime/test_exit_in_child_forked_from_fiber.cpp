@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -75,7 +76,9 @@ struct ParkedFibers {
 TEST_CASE("exit() in a child forked from a fiber ends the child with its status") {
   weft::configure({.threads = 2});
   ParkedFibers parked;
-  const auto [r, said] = exit_in_child([](auto child) { return weft::run(child); });
+  const auto ended = exit_in_child([](auto child) { return weft::run(child); });
+  const auto& r = std::get<0>(ended);  // not a structured binding: INFO captures it
+  const auto& said = std::get<1>(ended);
   INFO("child " << weft_test::describe(r));
   CHECK(r.finished);
   CHECK(r.exit_status == 7);
@@ -84,7 +87,9 @@ TEST_CASE("exit() in a child forked from a fiber ends the child with its status"
 
 TEST_CASE("exit() in a child forked from a plain thread ends the child with its status") {
   ParkedFibers parked;
-  const auto [r, said] = exit_in_child([](auto child) { return child(); });
+  const auto ended = exit_in_child([](auto child) { return child(); });
+  const auto& r = std::get<0>(ended);  // not a structured binding: INFO captures it
+  const auto& said = std::get<1>(ended);
   INFO("child " << weft_test::describe(r));
   CHECK(r.finished);
   CHECK(r.exit_status == 7);
