@@ -4,6 +4,8 @@
 // commits a second stack page on every parked fiber. try_lock() has a small frame.
 #pragma once
 
+#include "tsan_annotations.hpp"
+
 #include <weft/detail/spinlock.hpp>
 
 #include <boost/fiber/detail/spinlock.hpp>
@@ -13,10 +15,36 @@
 namespace weft::rt {
 
 using FiberSpinlock = boost::fibers::detail::spinlock;
+
+#ifdef WEFT_TSAN_BUILD
+// ThreadSanitizer ignores atomics as synchronisation inside its blocking interceptors,
+// where parked fibers run the scheduler (see weft/detail/spinlock.hpp), so a TSan build
+// announces each release of a held lock directly; acquire() announces each acquisition.
+// Boost's own unlock in context::suspend(lk) is announced by tsan::boost_unlocks.
+class FiberLock : public boost::fibers::detail::spinlock_lock {
+  using Base = boost::fibers::detail::spinlock_lock;
+
+ public:
+  using Base::Base;
+  FiberLock(FiberLock&&) noexcept = default;
+  FiberLock& operator=(FiberLock&&) noexcept = default;
+  ~FiberLock() {
+    if (owns_lock()) __tsan_release(mutex());
+  }
+  void unlock() {
+    __tsan_release(mutex());
+    Base::unlock();
+  }
+};
+#else
 using FiberLock = boost::fibers::detail::spinlock_lock;
+#endif
 
 inline void acquire(FiberSpinlock& s) noexcept {
   while (!s.try_lock()) detail::spin_pause();
+#ifdef WEFT_TSAN_BUILD
+  __tsan_acquire(&s);
+#endif
 }
 
 // A held lock, ready to hand to context::suspend().
