@@ -198,6 +198,9 @@ void StackAllocator::deallocate(boost::context::stack_context& sctx) noexcept {
                "or WEFT_STACK_SIZE)\n", stderr);
     std::abort();
   }
+#ifdef WEFT_TSAN_BUILD
+  __tsan_acquire(meta);  // see stack_fiber_ended
+#endif
 #ifdef WEFT_ASAN
   // Frames that never returned (the fiber's final switch, exceptions unwound on this
   // stack) leave poisoned shadow; the next fiber must start clean.
@@ -212,5 +215,15 @@ void StackAllocator::deallocate(boost::context::stack_context& sctx) noexcept {
   std::lock_guard lk(g.lock);
   g.free_tops.push_back(top);
 }
+
+#ifdef WEFT_TSAN_BUILD
+void stack_fiber_ended(const void* context) noexcept {
+  // Boost places the context just under the slot's bookkeeping, so both are in the slot's
+  // top page, and slot tops are page-aligned. A context too big for that is left alone.
+  const auto top = (reinterpret_cast<std::uintptr_t>(context) & ~(page - 1)) + page;
+  SlotMeta* meta = meta_of(reinterpret_cast<char*>(top));
+  if (meta->magic == kMetaMagic) __tsan_release(meta);
+}
+#endif
 
 }  // namespace weft::rt

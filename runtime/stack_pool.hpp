@@ -17,6 +17,8 @@
 // only a parked fiber references are not reported as leaks.
 #pragma once
 
+#include "tsan_annotations.hpp"
+
 #include <boost/context/stack_context.hpp>
 
 #include <cstddef>
@@ -33,6 +35,18 @@ class StackAllocator {
 // allocate().
 void set_stack_size(std::size_t usable_bytes);
 std::size_t stack_size() noexcept;
+
+// ThreadSanitizer builds (a no-op otherwise): the fiber whose Boost context is `context`,
+// on a pooled stack, has run its last instrumented code; what it did happens before the
+// stack is handed out again. Boost drops a context's last reference on whichever thread
+// holds it, ordered by an atomic_thread_fence TSan does not model, so without this the
+// thread that frees and reuses the stack has not, for TSan, seen the fiber's accesses, and
+// the next context's scheduling on that memory looks like a race with the last one's.
+#ifdef WEFT_TSAN_BUILD
+void stack_fiber_ended(const void* context) noexcept;
+#else
+inline void stack_fiber_ended(const void*) noexcept {}
+#endif
 
 // fork(): the global free list is locked across the fork, so that a child finds it
 // whole and unlocked (fork.cpp). Each thread's cache of stacks stays with its thread.

@@ -6,6 +6,7 @@
 #include "runtime.hpp"
 #include "tls.hpp"
 #include "scheduler.hpp"
+#include "stack_pool.hpp"
 #include "tsan_annotations.hpp"
 
 #include <boost/fiber/operations.hpp>
@@ -103,12 +104,15 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
   {
     NewFiberScope scope(nested);
     start_fiber(task.get(), [](detail::StateBase* given) noexcept {
-      TaskPtr mine(given, /*add_ref=*/false);  // released before the fiber ends
-      mine->set_producer(running_ctx);
-      mine->run_task();
-      // A flattening task completes later, from another fiber; once this one ends its
-      // context address is reused.
-      mine->set_producer(nullptr);
+      {
+        TaskPtr mine(given, /*add_ref=*/false);  // released before the fiber ends
+        mine->set_producer(running_ctx);
+        mine->run_task();
+        // A flattening task completes later, from another fiber; once this one ends its
+        // context address is reused.
+        mine->set_producer(nullptr);
+      }
+      stack_fiber_ended(running_ctx);
     });
     task.detach();  // the fiber owns that reference now
   }
