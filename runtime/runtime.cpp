@@ -2,6 +2,7 @@
 
 #include "fork.hpp"
 #include "stack_pool.hpp"
+#include "tsan_annotations.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -138,6 +139,7 @@ Runtime::Runtime(const Config& resolved)
       blocking_(resolved.blocking_threads, resolved.blocking_queue, blocking_idle_retire()),
       resolver_(kResolverThreads, kResolverQueue, blocking_idle_retire()) {
   register_fork_handlers();
+  tsan::start_symbolizer();
   // Pulls shims/exports.cpp, and with it every shim, into a static link.
   [[maybe_unused]] const void* const volatile keep = shim::interposed;
   set_stack_size(config_.stack_size);

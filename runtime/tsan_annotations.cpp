@@ -5,6 +5,7 @@
 #ifdef WEFT_TSAN_BUILD
 
 #include <boost/fiber/context.hpp>
+#include <sanitizer/common_interface_defs.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -88,6 +89,11 @@ WEFT_TSAN_UNINSTRUMENTED boost::fibers::context* switching_to(
     fibers->spare.push_back(from);
   }
   return next;
+}
+
+void start_symbolizer() noexcept {
+  char name[64];
+  __sanitizer_symbolize_pc(reinterpret_cast<void*>(&start_symbolizer), "%f", name, sizeof name);
 }
 
 }  // namespace weft::rt::tsan

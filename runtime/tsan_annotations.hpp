@@ -76,6 +76,13 @@ inline void wakes(const boost::fibers::context* waiter) noexcept {
   __tsan_release(const_cast<boost::fibers::context*>(waiter));
 }
 
+// Starts TSan's external symbolizer now, from the plain thread that starts the runtime.
+// Left to the first report, it may start on a fiber, where the pipes it asks libc for
+// come from weft's pipe shim, non-blocking in the kernel; TSan reads them with raw
+// syscalls, gets EAGAIN, gives up on symbolising, and suppressions by function name stop
+// matching.
+void start_symbolizer() noexcept;
+
 #else
 
 inline boost::fibers::context* switching_to(boost::fibers::context* next) noexcept {
@@ -84,6 +91,7 @@ inline boost::fibers::context* switching_to(boost::fibers::context* next) noexce
 template <typename Lock>
 inline void boost_unlocks(Lock&) noexcept {}
 inline void wakes(const boost::fibers::context*) noexcept {}
+inline void start_symbolizer() noexcept {}
 
 #endif
 
