@@ -22,6 +22,11 @@ if [[ "${WEFT_WITH_BENCH_PEERS:-0}" == 1 ]]; then
   packages+=(libboost-coroutine1.74-dev python3-gevent)
   packages+=(wrk redis-tools curl netcat-openbsd util-linux)
 fi
+# scripts/tsan.sh builds with clang, whose TSan runtime follows fiber switches (see there),
+# and symbolises reports with llvm-symbolizer.
+if [[ "${WEFT_WITH_TSAN:-0}" == 1 ]]; then
+  packages+=(clang-14 llvm-14)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

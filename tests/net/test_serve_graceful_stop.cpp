@@ -130,17 +130,19 @@ TEST_CASE("at the grace deadline a handler stuck writing is cut off") {
 }
 
 TEST_CASE("a handler may stop its own server") {
-  weft::net::Server* self = nullptr;
+  // Atomic: the handler learns of `server` only through the client's bytes over TCP, an
+  // ordering ThreadSanitizer cannot see.
+  std::atomic<weft::net::Server*> self{nullptr};
   std::atomic<bool> stop_returned{false};
   auto server = weft::net::serve(weft::net::TcpListener::bind({"127.0.0.1", 0}), [&](TcpStream& conn) {
     char c;
     if (conn.read(&c, 1) == 1 && c == 'q') {
-      self->stop(1s);
+      self.load()->stop(1s);
       stop_returned = true;
       conn.write_all("bye");
     }
   });
-  self = &server;
+  self.store(&server);
   TcpStream idle = TcpStream::connect(server.local_address());  // stopped along the way
   TcpStream quitter = TcpStream::connect(server.local_address());
   quitter.write_all("q");

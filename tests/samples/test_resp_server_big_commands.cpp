@@ -176,7 +176,9 @@ TEST_CASE("a client announcing more than the server holds gets an error and is c
   const long grew_mib = (worst_rss.load() - rss_at_start) / 1024;
   MESSAGE("server RSS grew by at most " << grew_mib << " MiB; the good client had " << good_answers.load()
                                         << " answers");
-  CHECK(grew_mib < 128);
+  // Sanitizers keep shadow memory beside what the server touches (TSan grew 154 MiB here).
+  // Unbounded, the attack grows the server by 1.5 GiB.
+  CHECK(grew_mib < 128 * WEFT_TEST_SLACK);
   CHECK_FALSE(good_failed.load());
   CHECK(good_answers.load() > answers_before_attacks);
   CHECK(rss_kib(server.pid()) > 0);  // still running

@@ -8,6 +8,8 @@
 //
 // The window is a few microseconds wide, so this repeats the race with many pairs at once
 // until a time budget runs out; a seed makes the yields before each close replayable.
+#include "support/racy_fd.hpp"
+
 #include <weft/weft.hpp>
 
 #include <doctest/doctest.h>
@@ -60,7 +62,7 @@ Outcome race_once(std::array<int, 2> fds, unsigned yields) {
   });
   auto closer = weft::spawn([rd = fds[0], yields] {
     for (unsigned i = 0; i < yields; ++i) weft::this_fiber::yield();
-    ::close(rd);
+    weft_test::racing_close(rd);
   });
   closer.get();
   writer.get();

@@ -5,6 +5,7 @@
 // data when it was provably parked before the dup2 (a closer fiber on its worker saw it
 // enter read), never EOF, never a hang; reused numbers deliver their own data.
 #include "stress.hpp"
+#include "support/racy_fd.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -110,14 +111,14 @@ void act(Pair& p) {
       write_old(p);
       break;
     case Mode::close:
-      STRESS_CHECK(::close(p.fd) == 0, "close: " << std::strerror(errno));
+      STRESS_CHECK(weft_test::racing_close(p.fd) == 0, "close: " << std::strerror(errno));
       break;
     case Mode::write_then_close:
       write_old(p);
-      STRESS_CHECK(::close(p.fd) == 0, "close: " << std::strerror(errno));
+      STRESS_CHECK(weft_test::racing_close(p.fd) == 0, "close: " << std::strerror(errno));
       break;
     case Mode::dup2:
-      STRESS_CHECK(::dup2(p.new_r, p.fd) == p.fd, "dup2: " << std::strerror(errno));
+      STRESS_CHECK(weft_test::racing_dup2(p.new_r, p.fd) == p.fd, "dup2: " << std::strerror(errno));
       break;
     case Mode::dup: {
       const int g = ::dup(p.fd);
