@@ -1,8 +1,10 @@
 // this_fiber::yield lets every other ready fiber on the worker run once, then continues:
 // fibers sharing a worker and yielding in a loop interleave strictly. On a plain thread
-// it is std::this_thread::yield. (One worker, so the fibers are sure to share it.)
+// it is std::this_thread::yield. (One worker, so the fibers are sure to share it: every
+// test case configures it through weft_test::one_worker, whichever runs first.)
 #include <weft/weft.hpp>
 
+#include "support/one_worker.hpp"
 #include "support/stall_watch.hpp"
 
 #include <doctest/doctest.h>
@@ -16,11 +18,6 @@
 
 using namespace std::chrono_literals;
 
-TEST_CASE("configure a single worker before the runtime starts") {
-  weft::configure(weft::Config{.threads = 1});
-  CHECK(weft::current_config().threads == 1);
-}
-
 namespace {
 
 // Sets `go` from a fiber spawned after the waiters: on the one worker, fibers run in
@@ -32,6 +29,7 @@ void release_after_all_park(weft::Promise<void>& go) {
 // Starts one fiber per letter, all released at the same moment; each appends its letter
 // and yields, `rounds` times. Returns the log.
 std::string interleave(const std::string& letters, int rounds) {
+  weft_test::one_worker();
   weft::Promise<void> go;
   std::mutex lock;
   std::string log;
@@ -74,6 +72,7 @@ TEST_CASE("each yield lets every other ready fiber run exactly once") {
 
 TEST_CASE("without yield a fiber runs to completion before the next one") {
   // The control for the tests above: the interleaving is yield's doing.
+  weft_test::one_worker();
   weft::Promise<void> go;
   std::string log;
   std::vector<weft::Unfuture<void>> fibers;
@@ -88,13 +87,30 @@ TEST_CASE("without yield a fiber runs to completion before the next one") {
   CHECK((log == "AAAAABBBBB" || log == "BBBBBAAAAA"));
 }
 
-TEST_CASE("yield on a plain thread returns") {
-  CHECK_FALSE(weft::in_fiber());
+TEST_CASE("yield on a plain thread only yields the thread: it returns while the worker is held") {
+  // A fiber holds the one worker without ever switching. If a plain thread's yield went
+  // through the runtime (say, waited for the worker to run something), it would wait for
+  // that fiber; std::this_thread::yield returns at once.
+  weft_test::one_worker();
+  std::atomic<bool> holding{false}, release{false};
+  auto holder = weft::spawn([&] {
+    holding = true;
+    while (!release.load()) {
+    }
+  });
+  while (!holding.load()) std::this_thread::yield();
+  const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 100; ++i) weft::this_fiber::yield();
-  CHECK_FALSE(weft::in_fiber());
+  const auto took = std::chrono::steady_clock::now() - start;
+  const bool still_holding = !holder.ready();
+  release = true;
+  holder.get();
+  CHECK(still_holding);  // the measurement above really ran while the worker was held
+  CHECK(took < std::chrono::milliseconds(500 * WEFT_TEST_SLACK));
 }
 
 TEST_CASE("in_fiber: true in fibers and continuations, false on threads and the blocking pool") {
+  weft_test::one_worker();
   CHECK_FALSE(weft::in_fiber());
   CHECK(weft::run([] { return weft::in_fiber(); }));
   CHECK(weft::spawn([] {}).then([] { return weft::in_fiber(); }).get());
@@ -117,6 +133,7 @@ namespace {
 // Runs `measure` in a fiber while four fibers on the (one) worker yield without pause.
 template <class F>
 auto with_busy_yielders(F measure) {
+  weft_test::one_worker();
   std::atomic<bool> stop{false};
   std::vector<weft::Unfuture<void>> busy;
   for (int i = 0; i < 4; ++i) {
