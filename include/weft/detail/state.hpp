@@ -16,11 +16,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
@@ -50,8 +52,22 @@ struct CallbackFn final : Callback {
   F f_;
 };
 
+// Memory for states (runtime/state_pool.cpp): a per-thread free list for each small size,
+// since a state is made for every spawn and spawn-then-join-all bursts otherwise land on
+// malloc's slow paths. Plain ::operator new under the sanitizers.
+void* allocate_state(std::size_t size);
+void free_state(void* p, std::size_t size) noexcept;
+
 class StateBase {
  public:
+  static void* operator new(std::size_t size) { return allocate_state(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { free_state(p, size); }
+  // Over-aligned results (rare) bypass the free lists.
+  static void* operator new(std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
+  static void operator delete(void* p, std::size_t size, std::align_val_t align) noexcept {
+    ::operator delete(p, size, align);
+  }
+
   StateBase() = default;
   StateBase(const StateBase&) = delete;
   StateBase& operator=(const StateBase&) = delete;
