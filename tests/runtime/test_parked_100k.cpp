@@ -2,15 +2,14 @@
 // Unfuture, then all released: every one finishes. Outside the sanitizers, the resident
 // memory each parked fiber adds is at most 8 KiB (README: "about 4 KiB ... plus its
 // state"), read from /proc/self/statm.
+#include "support/own_rss.hpp"
+
 #include <weft/weft.hpp>
 
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <cstdio>
 #include <thread>
 #include <vector>
 
@@ -20,23 +19,13 @@ namespace {
 
 constexpr int kFibers = 100'000;
 
-// Resident set size in bytes.
-long long rss_bytes() {
-  long long pages_total = 0, pages_resident = 0;
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return -1;
-  const int got = std::fscanf(f, "%lld %lld", &pages_total, &pages_resident);
-  std::fclose(f);
-  return got == 2 ? pages_resident * ::sysconf(_SC_PAGESIZE) : -1;
-}
-
 }  // namespace
 
 TEST_CASE("100k fibers parked on one Unfuture all finish once it completes") {
   weft::run([] {});  // runtime started: its threads and first stacks are not counted
   std::vector<weft::Unfuture<int>> fibers;
   fibers.reserve(kFibers);
-  const long long rss_before = rss_bytes();
+  const long long rss_before = weft_test::own_rss_bytes();
 
   weft::Promise<int> release;
   auto shared = release.get_unfuture();
@@ -55,7 +44,7 @@ TEST_CASE("100k fibers parked on one Unfuture all finish once it completes") {
   REQUIRE(parked.load() == kFibers);
   std::this_thread::sleep_for(100ms);  // the last ones get from the count into the wait
   const auto t_parked = std::chrono::steady_clock::now();
-  const long long rss_parked = rss_bytes();
+  const long long rss_parked = weft_test::own_rss_bytes();
   CHECK_FALSE(shared.ready());
 
   release.set_value(1);
@@ -77,7 +66,7 @@ TEST_CASE("100k fibers parked on one Unfuture all finish once it completes") {
 
 TEST_CASE("the parked fibers' memory is reused by the next 100k") {
   // A second round must not need much more memory: stacks and states are recycled.
-  const long long rss_start = rss_bytes();
+  const long long rss_start = weft_test::own_rss_bytes();
   weft::Promise<void> release;
   auto shared = release.get_unfuture();
   std::atomic<int> parked{0};
@@ -92,7 +81,7 @@ TEST_CASE("the parked fibers' memory is reused by the next 100k") {
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(40 * WEFT_TEST_SLACK);
   while (parked.load() < kFibers && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
   REQUIRE(parked.load() == kFibers);
-  const long long rss_parked = rss_bytes();
+  const long long rss_parked = weft_test::own_rss_bytes();
   release.set_value();
   for (auto& f : fibers) f.get();
   const double growth = static_cast<double>(rss_parked - rss_start) / kFibers;

@@ -7,28 +7,18 @@
 //    memory behind (without the hand-back at thread exit each round would keep up to
 //    256 KiB a thread and a size);
 //  - states freed by a thread during its own exit, after its lists are gone, are freed.
+#include "support/own_rss.hpp"
+
 #include <weft/weft.hpp>
 
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <atomic>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace {
-
-long long rss_kib() {
-  long long pages_total = 0, pages_resident = 0;
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return -1;
-  const int got = std::fscanf(f, "%lld %lld", &pages_total, &pages_resident);
-  std::fclose(f);
-  return got == 2 ? pages_resident * (::sysconf(_SC_PAGESIZE) / 1024) : -1;
-}
 
 // A state whose value says where it was made.
 weft::Unfuture<std::string> made(int thread, int i) {
@@ -79,10 +69,10 @@ TEST_CASE("threads that free many states and exit leave no memory behind") {
     for (auto& th : threads) th.join();
   };
   for (int r = 0; r < 3; ++r) round();  // malloc's own arenas and caches settle
-  const long long before = rss_kib();
+  const long long before = weft_test::own_rss_bytes() / 1024;
   constexpr int kRounds = 20;
   for (int r = 0; r < kRounds; ++r) round();
-  const long long grew = rss_kib() - before;
+  const long long grew = weft_test::own_rss_bytes() / 1024 - before;
   MESSAGE("RSS grew " << grew << " KiB over " << kRounds << " rounds of " << kThreads << " threads");
   // Kept lists would hold about 20 x 8 x 256 KiB = 40 MiB.
   CHECK(grew < 8 * 1024);
