@@ -74,8 +74,11 @@ TEST_CASE("threads that free many states and exit leave no memory behind") {
   for (int r = 0; r < kRounds; ++r) round();
   const long long grew = weft_test::own_rss_bytes() / 1024 - before;
   MESSAGE("RSS grew " << grew << " KiB over " << kRounds << " rounds of " << kThreads << " threads");
-  // Kept lists would hold about 20 x 8 x 256 KiB = 40 MiB.
+  // Kept lists would hold about 20 x 8 x 256 KiB = 40 MiB. Only without sanitizers: they
+  // turn the lists off, and ASan's quarantine alone holds 150 MiB of freed states here.
+#if WEFT_TEST_SLACK == 1
   CHECK(grew < 8 * 1024);
+#endif
 }
 
 TEST_CASE("a state freed by a thread-local destructor, after the thread's lists are gone, is freed") {
