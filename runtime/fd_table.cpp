@@ -87,8 +87,8 @@ void forget_fd_waits_in_child() noexcept {
         // Made anew rather than unlocked and emptied: a parent thread may have been half-way
         // through changing them when the process was copied.
         new (&s.lock) FiberSpinlock();
-        new (&s.readers) boost::fibers::context::wait_queue_t();
-        new (&s.writers) boost::fibers::context::wait_queue_t();
+        s.readers = detail::WaitList{};
+        s.writers = detail::WaitList{};
         s.armed_worker = -1;
         s.read_ready = s.write_ready = false;
       }

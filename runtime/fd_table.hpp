@@ -17,7 +17,7 @@
 
 #include "fiber_lock.hpp"
 
-#include <boost/fiber/context.hpp>
+#include <weft/detail/wait_list.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -46,8 +46,8 @@ struct FdState {
   int armed_worker = -1;    // whose reactor watches the fd, or -1
   bool read_ready = false;  // an edge arrived that no waiter has consumed yet
   bool write_ready = false;
-  boost::fibers::context::wait_queue_t readers;
-  boost::fibers::context::wait_queue_t writers;
+  detail::WaitList readers;  // fibers parked on the fd (park.hpp)
+  detail::WaitList writers;
 };
 
 // The entry for fd, created if needed. fd must be >= 0. Never fails for a valid fd:

@@ -1,9 +1,8 @@
 #include "io_wait.hpp"
 
 #include "libc.hpp"
-#include "parking.hpp"
+#include "park.hpp"
 #include "runtime.hpp"
-#include "tsan_annotations.hpp"
 #include "worker.hpp"
 
 #include <sys/socket.h>
@@ -23,17 +22,16 @@ std::uint64_t make_token(int fd, std::uint32_t generation) noexcept {
   return (std::uint64_t{generation} << 32) | static_cast<std::uint32_t>(fd);
 }
 
-// Wakes every fiber in q; with none there, remembers the edge for the next one to park.
-void wake_all_locked(boost::fibers::context::wait_queue_t& q, bool& ready, FdState& s) noexcept {
-  if (q.empty()) {
-    ready = true;
-    return;
-  }
-  while (!q.empty()) {
-    boost::fibers::context* waiter = &q.front();
-    q.pop_front();
-    wake_parked(waiter, &s);
-  }
+// An edge: wakes every fiber parked for it; with none woken, remembers it for the next
+// one to park.
+void wake_for_edge_locked(WaitList& q, bool& ready) noexcept {
+  if (wake_all(q) == 0) ready = true;
+}
+
+// The fd is closed or replaced: its waiters wake with EBADF.
+void wake_closed_locked(FdState& s) noexcept {
+  wake_all(s.readers, ParkResult::closed);
+  wake_all(s.writers, ParkResult::closed);
 }
 
 // A new use of the fd number begins: waiters of the old one wake with EBADF (they see the
@@ -41,9 +39,7 @@ void wake_all_locked(boost::fibers::context::wait_queue_t& q, bool& ready, FdSta
 // worker whose reactor still watches the old file, or -1.
 int reset_locked(FdState& s) noexcept {
   s.generation.fetch_add(1, std::memory_order_acq_rel);
-  bool ignored = false;
-  wake_all_locked(s.readers, ignored, s);
-  wake_all_locked(s.writers, ignored, s);
+  wake_closed_locked(s);
   s.kind.store(FdKind::unknown, std::memory_order_release);
   s.user_nonblock.store(false, std::memory_order_relaxed);
   s.recv_timeout_ns.store(0, std::memory_order_relaxed);
@@ -117,9 +113,8 @@ FdKind classify_in_fiber(int fd, FdState& s) noexcept {
 }
 
 IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
-                  std::int64_t deadline_ns) noexcept {
+                  std::int64_t deadline_ns, WaitKind why) noexcept {
   Worker& here = *Worker::current();
-  boost::fibers::context* me = Worker::running_context();
   auto lk = lock_fiber_spinlock(s.lock);
   if (s.generation.load(std::memory_order_relaxed) != generation) return IoWait::closed;
   bool& ready = dir == IoDir::read ? s.read_ready : s.write_ready;
@@ -139,22 +134,13 @@ IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
     }
     disarm(std::exchange(s.armed_worker, static_cast<int>(here.index())), fd);
   }
-  me->wait_link(dir == IoDir::read ? s.readers : s.writers);
-  bool woken = true;
-  parking_holds_fd_lock = true;  // until pick_next() (io_wait.hpp)
-  tsan::boost_unlocks(lk);
-  if (deadline_ns < 0) {
-    me->twstatus.store(0, std::memory_order_release);
-    me->suspend(lk);
-  } else {
-    me->twstatus.store(reinterpret_cast<std::intptr_t>(&s), std::memory_order_release);
-    woken = me->wait_until(
-        std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)), lk);
+  if (why == WaitKind::none) why = dir == IoDir::read ? WaitKind::fd_read : WaitKind::fd_write;
+  const ParkResult r = park(dir == IoDir::read ? s.readers : s.writers, lk,
+                            deadline_from_ns(deadline_ns), {why, &s, fd});
+  if (r == ParkResult::closed || s.generation.load(std::memory_order_relaxed) != generation) {
+    return IoWait::closed;
   }
-  relock(lk);
-  if (me->wait_is_linked()) me->wait_unlink();
-  if (s.generation.load(std::memory_order_relaxed) != generation) return IoWait::closed;
-  return woken ? IoWait::ready : IoWait::timed_out;
+  return r == ParkResult::timed_out ? IoWait::timed_out : IoWait::ready;
 }
 
 IoWait block_on_fd(int fd, IoDir dir, std::int64_t deadline_ns) noexcept {
@@ -198,9 +184,7 @@ int retire_fd_around_impl(int fd, int (*op)(void*), void* arg) noexcept {
     if (fd >= 0 && (s = find_fd_state(fd)) != nullptr) {
       auto lk = lock_fiber_spinlock(s->lock);
       s->generation.fetch_add(1, std::memory_order_acq_rel);
-      bool ignored = false;
-      wake_all_locked(s->readers, ignored, *s);
-      wake_all_locked(s->writers, ignored, *s);
+      wake_closed_locked(*s);
       disarm(std::exchange(s->armed_worker, -1), fd);
     }
     errno = err;
@@ -295,8 +279,8 @@ void dispatch_fd_event(const ReadyEvent& ev) noexcept {
   if (s->generation.load(std::memory_order_acquire) != generation) return;
   auto lk = lock_fiber_spinlock(s->lock);
   if (s->generation.load(std::memory_order_relaxed) != generation) return;
-  if (ev.readable || ev.error) wake_all_locked(s->readers, s->read_ready, *s);
-  if (ev.writable || ev.error) wake_all_locked(s->writers, s->write_ready, *s);
+  if (ev.readable || ev.error) wake_for_edge_locked(s->readers, s->read_ready);
+  if (ev.writable || ev.error) wake_for_edge_locked(s->writers, s->write_ready);
 }
 
 }  // namespace weft::rt

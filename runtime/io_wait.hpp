@@ -13,8 +13,8 @@
 #pragma once
 
 #include "fd_table.hpp"
+#include "fiber_record.hpp"
 #include "reactor_backend.hpp"
-#include "tls.hpp"
 
 #include <cstdint>
 
@@ -49,15 +49,10 @@ std::int64_t deadline_after_ns(std::int64_t timeout_ns) noexcept;
 FdKind classify_in_fiber(int fd, FdState& s) noexcept;
 
 // In a fiber: parks until fd may be ready for dir, the absolute deadline (-1: none), or
-// the fd's generation moves past `generation`.
+// the fd's generation moves past `generation`. The fiber's record says it waits on the fd
+// in dir, or `why` when given (poll's set of fds).
 IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
-                  std::int64_t deadline_ns) noexcept;
-
-// Set by park_on_fd just before it suspends with the fd's lock held, cleared by the
-// scheduler's next pick_next(). Boost calls pick_next() before it switches away and
-// releases that lock, so pick_next() must not dispatch reactor events then:
-// dispatch_fd_event() for the same fd would spin on the lock its own thread holds.
-inline WEFT_TLS bool parking_holds_fd_lock = false;
+                  std::int64_t deadline_ns, WaitKind why = WaitKind::none) noexcept;
 
 // On a plain thread: blocks in poll() until fd may be ready for dir or the deadline.
 // Returns ready, timed_out, closed (POLLNVAL), interrupted or failed.

@@ -9,6 +9,7 @@
 namespace weft::detail {
 
 void launch_fiber(boost::intrusive_ptr<StateBase> task) {
+  task->set_origin(StateBase::Origin::fiber);
   if (rt::Worker* here = rt::Worker::current()) {
     here->spawn_local(std::move(task));  // cheapest, and stealable until it starts
   } else {
@@ -17,6 +18,7 @@ void launch_fiber(boost::intrusive_ptr<StateBase> task) {
 }
 
 void launch_blocking(boost::intrusive_ptr<StateBase> task) {
+  task->set_origin(StateBase::Origin::blocking_pool);
   rt::Runtime::get().blocking().submit(std::move(task));
 }
 

@@ -28,6 +28,7 @@ class Runtime {
   // A worker for work arriving from outside any worker (round robin).
   Worker& next_worker() noexcept;
   Worker& worker(unsigned index) noexcept { return *workers_[index]; }
+  unsigned worker_count() const noexcept { return static_cast<unsigned>(workers_.size()); }
 
   // More than one worker, so fibers that have not started are worth making stealable.
   bool can_steal() const noexcept { return workers_.size() > 1; }

@@ -1,6 +1,5 @@
 #include "scheduler.hpp"
 
-#include "io_wait.hpp"
 #include "runtime.hpp"
 #include "tls.hpp"
 #include "tsan_annotations.hpp"
@@ -58,10 +57,12 @@ WEFT_TSAN_UNINSTRUMENTED boost::fibers::context* FiberAlgorithm::pick_next() noe
 }
 
 boost::fibers::context* FiberAlgorithm::choose_next() noexcept {
-  // Not while a fiber parking on an fd still holds that fd's lock (io_wait.hpp): an event
-  // for the same fd would deadlock; the next pick polls instead.
-  const bool fd_lock_held = std::exchange(parking_holds_fd_lock, false);
-  if (++picks_since_poll_ >= kPollEvery && !fd_lock_held) {
+  // Only on the dispatcher's own turn: any other caller may be a fiber parking with the
+  // lock of its wait list held (Boost releases it after the switch), and dispatching an
+  // event that needs that lock would spin on it for ever.
+  boost::fibers::context* caller = Worker::running_context();
+  if (++picks_since_poll_ >= kPollEvery && caller != nullptr &&
+      caller->is_context(boost::fibers::type::dispatcher_context)) {
     picks_since_poll_ = 0;
     worker_.poll_io_now();
   }

@@ -27,7 +27,8 @@
 // ready: timers and remote wake-ups wait at most that many fiber runs.
 //
 // I/O readiness is collected when the worker sleeps (suspend_until), and, for a worker that
-// never runs out of ready fibers, by a non-blocking reactor poll every kPollEvery picks.
+// never runs out of ready fibers, by a non-blocking reactor poll on the dispatcher's first
+// turn after kPollEvery picks (its turn comes every kDispatchEvery picks at most).
 #pragma once
 
 #include <boost/fiber/algo/algorithm.hpp>

@@ -2,16 +2,10 @@
 #include <weft/detail/state.hpp>
 #include <weft/errors.hpp>
 
-#include "blocking_pool.hpp"
-#include "unretrieved.hpp"
-#include "fiber_lock.hpp"
-#include "parking.hpp"
-#include "thread_waiter.hpp"
+#include "park.hpp"
 #include "tls.hpp"
-#include "tsan_annotations.hpp"
+#include "unretrieved.hpp"
 #include "worker.hpp"
-
-#include <boost/fiber/context.hpp>
 
 #include <chrono>
 
@@ -128,15 +122,7 @@ void StateBase::publish() noexcept {
     auto lk = rt::lock_fiber_spinlock(lock_);
     ready_.store(true, std::memory_order_release);
     callbacks = std::exchange(callbacks_, nullptr);
-    // Waiters are woken under the lock: a timed waiter whose deadline passes at this
-    // moment takes the lock to unlink itself, and must find itself either still queued
-    // or already handled, never half-way through a list being walked.
-    while (!waiters_.empty()) {
-      boost::fibers::context* waiter = &waiters_.front();
-      waiters_.pop_front();
-      rt::wake_parked(waiter, this);
-    }
-    rt::wake_thread_waiters(std::exchange(thread_waiters_, nullptr));
+    rt::wake_all(waiters_);
   }
 
   if (callbacks != nullptr) run_callbacks(callbacks);
@@ -155,72 +141,48 @@ void StateBase::add_callback(std::unique_ptr<Callback> cb) {
   run_callbacks(cb.release());
 }
 
-boost::fibers::context* StateBase::waiter_context() const {
+void StateBase::check_can_wait() const {
   if (generation_ != fork_generation) {
     // Its work ran in the parent, and a parent's fibers and threads do not exist here.
     throw deadlock_error("weft: waited in a child process for an Unfuture made before fork(); "
                          "its work stayed in the parent");
   }
-  boost::fibers::context* me = rt::Worker::running_context();
+  const void* me = rt::Worker::running_context();
   if (me != nullptr && producer_.load(std::memory_order_relaxed) == me) {
     throw deadlock_error("weft: a fiber waited for its own result");
   }
-  return me;
 }
 
-bool StateBase::wait_on_thread(std::chrono::steady_clock::time_point deadline) {
-  // A poll (wait_for(0), a deadline gone) neither parks nor makes a pool start a thread.
-  if (deadline <= std::chrono::steady_clock::now()) return ready();
-  rt::ThreadWaiter me;
-  {
-    auto lk = rt::lock_fiber_spinlock(lock_);
-    if (ready_.load(std::memory_order_relaxed)) return true;
-    rt::link_thread_waiter(thread_waiters_, me);
+namespace {
+
+rt::WaitKind wait_kind_for(StateBase::Origin origin) noexcept {
+  switch (origin) {
+    case StateBase::Origin::blocking_pool: return rt::WaitKind::blocking_call;
+    case StateBase::Origin::process_pool: return rt::WaitKind::process_task;
+    default: return rt::WaitKind::unfuture;
   }
-  bool woken;
-  {
-    rt::PoolThreadWaiting in_pool_wait;  // a blocking pool thread lends its slot meanwhile
-    woken = rt::park_thread(me, deadline);
-  }
-  if (woken) return true;
-  auto lk = rt::lock_fiber_spinlock(lock_);
-  // Under the lock, publish() has either taken the list with `me` in it, and woken it, or
-  // not started: then `me` is still linked and must leave before its frame does.
-  if (me.woken.load(std::memory_order_relaxed) != 0) return true;
-  rt::unlink_thread_waiter(thread_waiters_, me);
-  return ready_.load(std::memory_order_relaxed);
 }
+
+}  // namespace
 
 void StateBase::wait() {
   if (ready()) return;
-  boost::fibers::context* me = waiter_context();
-  if (me == nullptr) {
-    wait_on_thread(std::chrono::steady_clock::time_point::max());
-    return;
-  }
+  check_can_wait();
   auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
-    me->wait_link(waiters_);
-    me->twstatus.store(0, std::memory_order_release);
-    rt::tsan::boost_unlocks(lk);
-    me->suspend(lk);  // releases lk once this context is off the CPU
-    rt::relock(lk);
+    (void)rt::park(waiters_, lk, std::chrono::steady_clock::time_point::max(),
+                   {wait_kind_for(origin()), this});
   }
 }
 
 bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (ready()) return true;
-  boost::fibers::context* me = waiter_context();
-  if (me == nullptr) return wait_on_thread(deadline);
+  check_can_wait();
+  // A poll (wait_for(0), a deadline gone) does not park, so a pool thread lends no slot.
+  if (deadline <= std::chrono::steady_clock::now()) return ready();
   auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
-    me->wait_link(waiters_);
-    me->twstatus.store(reinterpret_cast<std::intptr_t>(this), std::memory_order_release);
-    rt::tsan::boost_unlocks(lk);
-    const bool notified = me->wait_until(deadline, lk);
-    rt::relock(lk);
-    if (!notified) {
-      if (me->wait_is_linked()) me->wait_unlink();
+    if (rt::park(waiters_, lk, deadline, {wait_kind_for(origin()), this}) == rt::ParkResult::timed_out) {
       return ready_.load(std::memory_order_relaxed);
     }
   }

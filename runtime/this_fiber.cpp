@@ -1,5 +1,6 @@
-// sleep, yield and in_fiber: the fiber versions on weft's workers, std::this_thread's
-// everywhere else.
+// sleep, yield, in_fiber, and the calling fiber's id and name: the fiber versions on
+// weft's workers, std::this_thread's everywhere else.
+#include "park.hpp"
 #include "worker.hpp"
 
 #include <weft/this_fiber.hpp>
@@ -14,13 +15,8 @@ bool in_fiber() noexcept { return rt::Worker::current_fiber() != nullptr; }
 
 namespace detail {
 void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
-  if (boost::fibers::context* me = rt::Worker::current_fiber()) {
-    // A plain sleep, not a timed wait on something: a timed park that was woken by a
-    // notify leaves -1 here, and the scheduler would drop this sleep's expiry as a
-    // timeout that lost to a notify, so the fiber would never wake (as Boost's own
-    // this_fiber::sleep_until resets it).
-    me->twstatus.store(0, std::memory_order_release);
-    me->wait_until(deadline);
+  if (rt::Worker::current_fiber() != nullptr) {
+    (void)rt::park_until(deadline, {rt::WaitKind::timer});
   } else {
     std::this_thread::sleep_until(deadline);
   }
@@ -30,10 +26,24 @@ void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
 namespace this_fiber {
 void yield() {
   if (boost::fibers::context* me = rt::Worker::current_fiber()) {
+    rt::FiberRecord* record = rt::Worker::current_record();
+    if (record != nullptr) record->state.store(rt::FiberState::runnable, std::memory_order_relaxed);
     me->yield();
+    rt::Worker::set_running_record(record);
+    if (record != nullptr) record->state.store(rt::FiberState::running, std::memory_order_relaxed);
   } else {
     std::this_thread::yield();
   }
+}
+
+std::uint64_t id() noexcept {
+  const rt::FiberRecord* record = rt::Worker::current_record();
+  return record != nullptr ? record->id : 0;
+}
+
+std::string_view name() noexcept {
+  const rt::FiberRecord* record = rt::Worker::current_record();
+  return record != nullptr && record->name != nullptr ? std::string_view(*record->name) : std::string_view();
 }
 }  // namespace this_fiber
 

@@ -28,46 +28,25 @@ void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
 
 }  // namespace
 
-void link_thread_waiter(ThreadWaiter*& head, ThreadWaiter& w) noexcept {
-  w.prev = nullptr;
-  w.next = head;
-  if (head != nullptr) head->prev = &w;
-  head = &w;
+void unpark_thread(std::atomic<std::uint32_t>& word) noexcept {
+  word.store(1, std::memory_order_release);
+  futex_wake_one(word);
 }
 
-void unlink_thread_waiter(ThreadWaiter*& head, ThreadWaiter& w) noexcept {
-  if (w.prev != nullptr) {
-    w.prev->next = w.next;
-  } else {
-    head = w.next;
-  }
-  if (w.next != nullptr) w.next->prev = w.prev;
-  w.prev = w.next = nullptr;
-}
-
-void wake_thread_waiters(ThreadWaiter* list) noexcept {
-  while (list != nullptr) {
-    ThreadWaiter& w = *list;
-    list = w.next;  // read first: once woken, w may be gone
-    w.woken.store(1, std::memory_order_release);
-    futex_wake_one(w.woken);
-  }
-}
-
-bool park_thread(ThreadWaiter& w, std::chrono::steady_clock::time_point deadline) noexcept {
+bool park_thread(std::atomic<std::uint32_t>& word, std::chrono::steady_clock::time_point deadline) noexcept {
   const bool forever = deadline == std::chrono::steady_clock::time_point::max();
   const auto since_boot = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch());
   timespec at{};
   if (!forever) {
-    if (since_boot.count() <= 0) return w.woken.load(std::memory_order_acquire) != 0;
+    if (since_boot.count() <= 0) return word.load(std::memory_order_acquire) != 0;
     at.tv_sec = static_cast<time_t>(since_boot.count() / 1'000'000'000);
     at.tv_nsec = static_cast<long>(since_boot.count() % 1'000'000'000);
   }
   const int saved_errno = errno;
   bool woken = true;
-  while (w.woken.load(std::memory_order_acquire) == 0) {
-    if (futex_wait_until(w.woken, forever ? nullptr : &at) != 0 && errno == ETIMEDOUT) {
-      woken = w.woken.load(std::memory_order_acquire) != 0;
+  while (word.load(std::memory_order_acquire) == 0) {
+    if (futex_wait_until(word, forever ? nullptr : &at) != 0 && errno == ETIMEDOUT) {
+      woken = word.load(std::memory_order_acquire) != 0;
       break;
     }
     // 0 (woken, or spurious), EAGAIN (already woken), EINTR: look again.

@@ -1,5 +1,5 @@
-// Parking a plain thread without Boost.Fiber: the thread's half of weft's parking
-// primitive (a fiber parks its Boost context instead; see parking.hpp).
+// Blocking a plain thread on a futex word: the thread half of the parking primitive
+// (park.hpp), where a fiber suspends its Boost context instead.
 //
 // Why not Boost's: a plain thread that parks through Boost.Fiber needs the thread's
 // implicit Boost scheduler, a thread_local that is gone while static destructors run
@@ -7,11 +7,6 @@
 // copy of the parent's worker, where suspending would run copies of the parent's fibers.
 // A futex word on the waiter's stack needs nothing per thread, and costs one system call
 // to wait and one to wake.
-//
-// Protocol: the waiter links a ThreadWaiter into a list guarded by the owner's lock and
-// parks; the waker unlinks it under that lock and calls wake(). A waiter that times out
-// takes the lock and either finds itself still linked (it unlinks itself: a timeout) or
-// already woken (a notification that won the race).
 #pragma once
 
 #include <atomic>
@@ -20,22 +15,11 @@
 
 namespace weft::rt {
 
-struct ThreadWaiter {
-  ThreadWaiter* prev = nullptr;  // guarded by the owner's lock
-  ThreadWaiter* next = nullptr;
-  std::atomic<std::uint32_t> woken{0};
-};
+// Blocks the calling thread until `word` is non-zero or the deadline passes
+// (time_point::max(): never). Returns whether it became non-zero. Signals do not end it.
+bool park_thread(std::atomic<std::uint32_t>& word, std::chrono::steady_clock::time_point deadline) noexcept;
 
-// Both need the owner's lock.
-void link_thread_waiter(ThreadWaiter*& head, ThreadWaiter& w) noexcept;
-void unlink_thread_waiter(ThreadWaiter*& head, ThreadWaiter& w) noexcept;
-
-// Wakes every waiter of a list the caller has just taken (set to null) under the owner's
-// lock, still holding it. A woken waiter may return, and its ThreadWaiter die, at once.
-void wake_thread_waiters(ThreadWaiter* list) noexcept;
-
-// Blocks the calling thread until w is woken or the deadline passes (time_point::max():
-// never). Returns whether it was woken. Signals do not end the wait.
-bool park_thread(ThreadWaiter& w, std::chrono::steady_clock::time_point deadline) noexcept;
+// Sets `word` and wakes the thread parked on it. The waiter may have returned already.
+void unpark_thread(std::atomic<std::uint32_t>& word) noexcept;
 
 }  // namespace weft::rt

@@ -19,6 +19,7 @@ namespace weft::rt {
 namespace {
 WEFT_TLS Worker* current_worker = nullptr;
 WEFT_TLS boost::fibers::context* running_ctx = nullptr;
+WEFT_TLS FiberRecord* running_record = nullptr;  // valid only while record->ctx == running_ctx
 // Set for good when a worker thread starts; a forked child's copy of the thread keeps it.
 WEFT_TLS bool worker_thread = false;
 
@@ -39,6 +40,7 @@ bool Worker::is_worker_thread() noexcept { return worker_thread; }
 void Worker::forget_this_thread_in_child() noexcept {
   current_worker = nullptr;
   running_ctx = nullptr;
+  running_record = nullptr;
 }
 
 boost::fibers::context* Worker::running_context() noexcept { return running_ctx; }
@@ -50,6 +52,21 @@ boost::fibers::context* Worker::current_fiber() noexcept {
   if (ctx == nullptr || ctx->is_context(boost::fibers::type::main_context)) return nullptr;
   return ctx;
 }
+
+FiberRecord* Worker::current_record() noexcept {
+  FiberRecord* r = running_record;
+  boost::fibers::context* ctx = running_ctx;
+  if (r != nullptr && r->ctx == ctx) return r;
+  if (current_worker == nullptr || current_fiber() == nullptr) return nullptr;
+  r = nullptr;
+  current_worker->records_.for_each([&](const FiberRecord& each) {
+    if (each.ctx == ctx) r = const_cast<FiberRecord*>(&each);
+  });
+  running_record = r;
+  return r;
+}
+
+void Worker::set_running_record(FiberRecord* record) noexcept { running_record = record; }
 
 boost::fibers::scheduler* Worker::current_scheduler() noexcept {
   return current_worker != nullptr ? current_worker->scheduler_ : nullptr;
@@ -106,11 +123,17 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
     start_fiber(task.get(), [](detail::StateBase* given) noexcept {
       {
         TaskPtr mine(given, /*add_ref=*/false);  // released before the fiber ends
+        Worker& here = *current_worker;  // fibers never move once started
+        FiberRecord record(next_fiber_id(), mine->name(), here.index_, running_ctx);
+        here.records_.add(record);
+        running_record = &record;
         mine->set_producer(running_ctx);
         mine->run_task();
         // A flattening task completes later, from another fiber; once this one ends its
         // context address is reused.
         mine->set_producer(nullptr);
+        here.records_.remove(record);  // before `mine`, which owns the name, goes
+        running_record = nullptr;
       }
       stack_fiber_ended(running_ctx);
     });

@@ -4,6 +4,7 @@
 // the inbox.
 #pragma once
 
+#include "fiber_record.hpp"
 #include "reactor_backend.hpp"
 
 #include <weft/detail/spinlock.hpp>
@@ -51,6 +52,14 @@ class Worker {
   static boost::fibers::context* current_fiber() noexcept;
   // This worker thread's Boost.Fiber scheduler, or null on other threads.
   static boost::fibers::scheduler* current_scheduler() noexcept;
+  // The record of the running weft fiber (fiber_record.hpp), or null where current_fiber()
+  // is. O(1) whenever the fiber last resumed through weft's own code, which says so with
+  // set_running_record; a fiber resumed by a Boost primitive used directly is looked up.
+  static FiberRecord* current_record() noexcept;
+  static void set_running_record(FiberRecord* record) noexcept;
+
+  // This worker's fibers, for walks from any thread.
+  const RecordList& records() const noexcept { return records_; }
 
   // Runs task as a new fiber here. Only from this worker's thread. `nested`: spawned by
   // a fiber (newest first, stealable); else posted from outside (FIFO, stays here).
@@ -102,6 +111,8 @@ class Worker {
   boost::fibers::detail::spinlock inbox_lock_;
   std::vector<TaskPtr> inbox_;  // guarded by inbox_lock_
   bool main_parked_ = false;    // guarded by inbox_lock_
+
+  RecordList records_;
 
   detail::Spinlock fresh_lock_;
   boost::fibers::scheduler::ready_queue_type fresh_;  // guarded by fresh_lock_

@@ -2,9 +2,7 @@
 // poll with no fds use it.
 #pragma once
 
-#include "worker.hpp"
-
-#include <boost/fiber/context.hpp>
+#include "park.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -26,13 +24,7 @@ inline bool valid_timespec(const timespec& ts) noexcept {
 
 // In a fiber: sleeps until deadline_ns (-1: forever).
 inline void fiber_sleep_until(std::int64_t deadline_ns) noexcept {
-  boost::fibers::context* me = rt::Worker::current_fiber();
-  // As boost::this_fiber::sleep_until does: a plain sleep, not a timed wait on something.
-  // A timed park that was woken by a notify leaves -1 here, which would make the
-  // scheduler drop this sleep's expiry as a timeout arriving after a notify.
-  me->twstatus.store(0, std::memory_order_release);
-  me->wait_until(deadline_ns < 0 ? std::chrono::steady_clock::time_point::max()
-                                 : std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns)));
+  (void)rt::park_until(rt::deadline_from_ns(deadline_ns), {rt::WaitKind::timer});
 }
 
 }  // namespace weft::shim

@@ -75,7 +75,8 @@ void park_on_any(const pollfd* fds, nfds_t n, std::int64_t deadline) noexcept {
   }
   weft::rt::adopt_fd(set, /*managed=*/false, false, false);
   weft::rt::FdState& s = weft::rt::fd_state(set);
-  (void)weft::rt::park_on_fd(set, s, s.generation.load(std::memory_order_acquire), IoDir::read, deadline);
+  (void)weft::rt::park_on_fd(set, s, s.generation.load(std::memory_order_acquire), IoDir::read, deadline,
+                             weft::rt::WaitKind::fd_set);
   weft::rt::retire_fd(set);
   WEFT_REAL(close)(set);
 }

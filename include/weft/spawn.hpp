@@ -12,7 +12,8 @@ namespace weft {
 
 // Optional first argument of spawn().
 struct FiberOptions {
-  // Shown when the fiber's exception is never retrieved.
+  // this_fiber::name() and list_fibers() give it, and the report of an exception nobody
+  // retrieved shows it.
   std::string name;
 };
 

@@ -5,6 +5,8 @@
 #include <weft/detail/deadline.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <string_view>
 
 namespace weft {
 
@@ -31,6 +33,11 @@ void sleep_until(std::chrono::time_point<Clock, Duration> deadline) {
 namespace this_fiber {
 // Lets every other ready fiber on this worker run once, then continues.
 void yield();
+// The calling fiber's id: unique in the process, from 1, never reused. 0 on a plain thread.
+std::uint64_t id() noexcept;
+// The calling fiber's name (FiberOptions::name), valid until the fiber ends; empty if it
+// has none, and on a plain thread.
+std::string_view name() noexcept;
 }  // namespace this_fiber
 
 }  // namespace weft

@@ -287,6 +287,7 @@ void launch_process(ProcessRequest request) {
   job.payload = std::move(request.payload);
   job.timeout = request.timeout;
   job.state = std::move(request.state);
+  job.state->set_origin(detail::StateBase::Origin::process_pool);
   job.deliver = request.deliver;
   job.claim_start = request.claim_start;
   pool.submit(std::move(job));

@@ -2,15 +2,12 @@
 // fibers and threads waiting for it, and callbacks to run when it completes. A state may
 // also own the work that completes it (a spawned function, a continuation): run_task().
 //
-// A fiber waiting parks its Boost.Fiber context on the state's own wait queue, with the
-// same protocol as Boost's condition_variable_any (twstatus tells a notification from a
-// timeout), minus its second lock, and suspends only itself. A plain thread waiting parks
-// on a second list without Boost.Fiber (runtime/thread_waiter.hpp) and blocks: Boost's
-// per-thread scheduler is gone while static destructors run, and must not be used in a
-// child forked from a fiber.
+// Fibers and plain threads waiting for it park on its wait list through the runtime's
+// parking primitive (runtime/park.hpp): a fiber suspends only itself, a thread blocks.
 #pragma once
 
-#include <boost/fiber/context.hpp>
+#include <weft/detail/wait_list.hpp>
+
 #include <boost/fiber/detail/spinlock.hpp>
 #include <boost/intrusive_ptr.hpp>
 
@@ -26,10 +23,6 @@
 #include <optional>
 #include <string>
 #include <utility>
-
-namespace weft::rt {
-struct ThreadWaiter;
-}
 
 namespace weft::detail {
 
@@ -117,6 +110,12 @@ class StateBase {
     return false;
   }
 
+  // Where the work that completes this state runs, for the records of fibers waiting on
+  // it (runtime/fiber_record.hpp). Set by the launch functions below.
+  enum class Origin : std::uint8_t { promise, fiber, blocking_pool, process_pool };
+  void set_origin(Origin o) noexcept { origin_.store(o, std::memory_order_relaxed); }
+  Origin origin() const noexcept { return origin_.load(std::memory_order_relaxed); }
+
   // The fiber running this state's work, for self-join detection; null when none.
   void set_producer(const void* fiber) noexcept { producer_.store(fiber, std::memory_order_relaxed); }
 
@@ -141,22 +140,20 @@ class StateBase {
   // Runs a list of callbacks (newest first), or queues them behind the ones this thread
   // is running already, so completions that cause completions never nest.
   static void run_callbacks(Callback* newest_first) noexcept;
-  // The caller's fiber context, or null on a plain thread; throws deadlock_error if it is
-  // this state's producer, or the state is a parent process's.
-  boost::fibers::context* waiter_context() const;
-  // A plain thread's wait, until ready or the deadline (time_point::max(): none).
-  bool wait_on_thread(std::chrono::steady_clock::time_point deadline);
+  // Throws deadlock_error if the caller is this state's producer, or the state is a
+  // parent process's.
+  void check_can_wait() const;
 
   std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
   std::atomic<bool> claimed_{false};
   mutable std::atomic<bool> retrieved_{false};
-  const std::uint8_t generation_ = fork_generation;  // fits the padding before producer_
+  const std::uint8_t generation_ = fork_generation;  // these two fit the padding before producer_
+  std::atomic<Origin> origin_{Origin::promise};
   std::atomic<const void*> producer_{nullptr};
   boost::fibers::detail::spinlock lock_;
-  Callback* callbacks_ = nullptr;                // guarded by lock_; newest first
-  boost::fibers::context::wait_queue_t waiters_;  // guarded by lock_; fibers
-  rt::ThreadWaiter* thread_waiters_ = nullptr;    // guarded by lock_; plain threads
+  Callback* callbacks_ = nullptr;  // guarded by lock_; newest first
+  WaitList waiters_;               // guarded by lock_; fibers and plain threads
   std::exception_ptr exception_;
   std::unique_ptr<std::string> name_;
 };

@@ -1,0 +1,143 @@
+#include "park.hpp"
+
+#include "blocking_pool.hpp"
+#include "thread_waiter.hpp"
+#include "tsan_annotations.hpp"
+#include "worker.hpp"
+
+#include <boost/fiber/scheduler.hpp>
+
+namespace weft::rt {
+
+using detail::Waiter;
+
+namespace {
+
+void link(WaitList& list, Waiter& w) noexcept {
+  w.prev = list.tail;
+  w.next = nullptr;
+  (list.tail != nullptr ? list.tail->next : list.head) = &w;
+  list.tail = &w;
+  w.linked = true;
+}
+
+void unlink(WaitList& list, Waiter& w) noexcept {
+  (w.prev != nullptr ? w.prev->next : list.head) = w.next;
+  (w.next != nullptr ? w.next->prev : list.tail) = w.prev;
+  w.prev = w.next = nullptr;
+  w.linked = false;
+}
+
+std::int64_t ns_since_epoch(std::chrono::steady_clock::time_point t) noexcept {
+  if (t == std::chrono::steady_clock::time_point::max()) return -1;
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+// Makes a parked fiber runnable: straight onto this worker's ready queue when it is ours,
+// else through its scheduler's remote queue (which wakes that thread).
+void make_ready(boost::fibers::context* fiber) noexcept {
+  tsan::wakes(fiber);
+  boost::fibers::scheduler* here = Worker::current_scheduler();
+  if (here != nullptr && here == fiber->get_scheduler()) {
+    here->schedule(fiber);
+  } else {
+    fiber->get_scheduler()->schedule_from_remote(fiber);
+  }
+}
+
+// Unlinks w (the caller holds the list's lock) and wakes it with `outcome`, unless it is
+// a fiber whose timeout has fired already: then it leaves as timed out, and the caller
+// should wake another in its place.
+bool wake(WaitList& list, Waiter& w, ParkResult outcome) noexcept {
+  unlink(list, w);
+  if (w.fiber == nullptr) {
+    w.outcome = outcome;
+    unpark_thread(w.woken);  // the thread relocks before it returns, so w lives till then
+    return true;
+  }
+  auto expected = reinterpret_cast<std::intptr_t>(&w);
+  if (!w.fiber->twstatus.compare_exchange_strong(expected, -1, std::memory_order_acq_rel) &&
+      expected != 0) {
+    return false;  // -2: the scheduler's timer path got there first
+  }
+  w.outcome = outcome;
+  if (w.record != nullptr) w.record->state.store(FiberState::runnable, std::memory_order_relaxed);
+  make_ready(w.fiber);
+  return true;
+}
+
+ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_point deadline,
+                      WaitReason why, boost::fibers::context* me) noexcept {
+  Waiter w;
+  w.fiber = me;
+  w.record = Worker::current_record();
+  const bool timed = deadline != std::chrono::steady_clock::time_point::max();
+  for (;;) {
+    link(list, w);
+    if (w.record != nullptr) w.record->begin_wait(why.kind, why.object, why.fd, ns_since_epoch(deadline));
+    tsan::boost_unlocks(lk);
+    if (timed) {
+      me->twstatus.store(reinterpret_cast<std::intptr_t>(&w), std::memory_order_release);
+      (void)me->wait_until(deadline, lk);  // releases lk once this context is off the CPU
+    } else {
+      me->twstatus.store(0, std::memory_order_release);
+      me->suspend(lk);
+    }
+    relock(lk);
+    Worker::set_running_record(w.record);
+    if (w.record != nullptr) w.record->end_wait();
+    if (!w.linked) return w.outcome;  // a waker took it off the list (see wake)
+    // Still listed: the timer resumed it, or something outside weft did.
+    unlink(list, w);
+    if (timed && std::chrono::steady_clock::now() >= deadline) return ParkResult::timed_out;
+  }
+}
+
+ParkResult park_plain_thread(WaitList& list, FiberLock& lk,
+                             std::chrono::steady_clock::time_point deadline) noexcept {
+  Waiter w;
+  link(list, w);
+  lk.unlock();
+  {
+    PoolThreadWaiting in_pool_wait;  // a blocking pool thread lends its slot meanwhile
+    (void)park_thread(w.woken, deadline);
+  }
+  relock(lk);
+  // Under the lock a waker has either unlinked w and woken it, or not come: then w is
+  // still listed and must leave before its frame does.
+  if (!w.linked) return w.outcome;
+  unlink(list, w);
+  return ParkResult::timed_out;
+}
+
+}  // namespace
+
+ParkResult park(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_point deadline,
+                WaitReason why) noexcept {
+  // A worker's main context parks through Boost too: it has a scheduler, just no record.
+  if (boost::fibers::context* me = Worker::running_context()) return park_fiber(list, lk, deadline, why, me);
+  return park_plain_thread(list, lk, deadline);
+}
+
+bool wake_one(WaitList& list, ParkResult outcome) noexcept {
+  while (list.head != nullptr) {
+    if (wake(list, *list.head, outcome)) return true;
+  }
+  return false;
+}
+
+std::size_t wake_all(WaitList& list, ParkResult outcome) noexcept {
+  std::size_t n = 0;
+  while (list.head != nullptr) n += wake(list, *list.head, outcome) ? 1 : 0;
+  return n;
+}
+
+ParkResult park_until(std::chrono::steady_clock::time_point deadline, WaitReason why) noexcept {
+  // Nobody else can see this list: only the deadline ends the wait.
+  FiberSpinlock lock;
+  FiberLock lk = lock_fiber_spinlock(lock);
+  WaitList alone;
+  return park(alone, lk, deadline, why);
+}
+
+}  // namespace weft::rt

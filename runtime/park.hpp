@@ -1,0 +1,82 @@
+// The parking primitive: the one way anything in weft waits (Go's gopark, libdill's
+// dill_wait). Unfuture waits, fd waits, sleeps and poll are its clients, and so will be
+// mutexes, channels and cancellation.
+//
+// Contract
+//   park(list, lk, deadline, why)
+//       Caller: a fiber on any worker, or a plain thread (also a worker's copy in a child
+//       forked from a fiber). `lk` holds the lock that guards `list`, and is held again on
+//       return. A fiber parks only itself (its worker runs others meanwhile); a thread
+//       blocks on a futex. Returns woken, closed or cancelled (what the waker said), or
+//       timed_out once the deadline (time_point::max(): none) has passed. Never returns
+//       early for any other reason: a spurious resume parks again. A fiber's record says
+//       what it waits for (`why`) until it returns.
+//   wake_one(list, outcome) / wake_all(list, outcome)
+//       Caller: anyone (fiber, thread, another worker), holding the lock that guards
+//       `list`. wake_one wakes the oldest waiter that can still be woken (one whose
+//       timeout has not already fired) and returns whether there was one, so no wake-up
+//       is lost to a waiter that is leaving; wake_all returns how many it woke. A woken
+//       waiter returns from park() only after the waker releases the lock.
+//   park_until(deadline, why)
+//       A fiber only: parks on nothing but the deadline (a sleep). Returns timed_out.
+//
+// How a fiber's timeout and a wake-up race: Boost.Fiber's protocol (context::twstatus).
+// A timed fiber stores the address of its Waiter there before parking; a waker swaps it
+// for -1, the scheduler's timer path writes -2, and whoever changes it first decides. A
+// waker that loses leaves the waiter unlinked, and the waiter, finding itself unlinked
+// but not woken, returns timed_out. An untimed fiber stores 0 and is always woken.
+#pragma once
+
+#include "fiber_lock.hpp"
+#include "fiber_record.hpp"
+
+#include <weft/detail/wait_list.hpp>
+
+#include <boost/fiber/context.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace weft::rt {
+
+using detail::WaitList;
+
+enum class ParkResult : std::uint8_t { woken, timed_out, closed, cancelled };
+
+// What the record of a parked fiber says it waits for.
+struct WaitReason {
+  WaitKind kind;
+  const void* object = nullptr;
+  int fd = -1;
+};
+
+ParkResult park(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_point deadline,
+                WaitReason why) noexcept;
+bool wake_one(WaitList& list, ParkResult outcome = ParkResult::woken) noexcept;
+std::size_t wake_all(WaitList& list, ParkResult outcome = ParkResult::woken) noexcept;
+ParkResult park_until(std::chrono::steady_clock::time_point deadline, WaitReason why) noexcept;
+
+// A CLOCK_MONOTONIC deadline in ns (-1: none) as the time_point park() takes.
+inline std::chrono::steady_clock::time_point deadline_from_ns(std::int64_t deadline_ns) noexcept {
+  return deadline_ns < 0 ? std::chrono::steady_clock::time_point::max()
+                         : std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline_ns));
+}
+
+}  // namespace weft::rt
+
+namespace weft::detail {
+
+// One parked fiber or thread, on its own stack for the length of one park().
+struct Waiter {
+  Waiter* prev = nullptr;  // guarded by the list's lock, as is everything below but `woken`
+  Waiter* next = nullptr;
+  bool linked = false;
+  rt::ParkResult outcome = rt::ParkResult::timed_out;  // set by the waker that wakes it
+  boost::fibers::context* fiber = nullptr;             // null: a plain thread
+  rt::FiberRecord* record = nullptr;
+  std::atomic<std::uint32_t> woken{0};  // a thread's futex word
+};
+
+}  // namespace weft::detail
