@@ -3,9 +3,10 @@
 //
 // A record lives on its fiber's own stack, in the frame that runs the task, so it costs
 // no allocation: it exists from the fiber's first run to the end of its task (a fiber
-// queued but never run has none yet). It is linked into its worker's RecordList, which
-// another thread may walk under the list's lock; a record leaves the list before its
-// frame does, so a walker never sees a dead one.
+// queued but never run has none yet). The running fiber finds it in O(1) as its Boost
+// context's properties (Boost.Fiber's hook for per-fiber data), and it is linked into its
+// worker's RecordList, which another thread may walk under the list's lock; a record
+// leaves the list before its frame does, so a walker never sees a dead one.
 //
 // Who writes what: the fiber itself writes its wait (begin_wait / end_wait, around each
 // park) and its state on resuming; a waker writes `runnable` when it makes the fiber ready.
@@ -16,6 +17,7 @@
 #include <weft/fibers.hpp>
 
 #include <boost/fiber/context.hpp>
+#include <boost/fiber/properties.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -27,12 +29,15 @@ namespace weft::rt {
 using weft::FiberState;  // <weft/fibers.hpp>
 using weft::WaitKind;
 
-struct FiberRecord {
+struct FiberRecord final : boost::fibers::fiber_properties {
   FiberRecord(std::uint64_t id, const std::string* name, unsigned worker,
               boost::fibers::context* ctx) noexcept
-      : id(id), name(name), worker(worker), ctx(ctx) {}
+      : fiber_properties(ctx), id(id), name(name), worker(worker), ctx(ctx) {}
   FiberRecord(const FiberRecord&) = delete;
   FiberRecord& operator=(const FiberRecord&) = delete;
+  // Boost deletes the properties a context holds when they are replaced; a record's memory
+  // is its fiber's stack frame, so that delete only ends the record's lifetime.
+  static void operator delete(void*) noexcept {}
 
   // Called by the fiber itself, just before it parks and just after it resumes.
   void begin_wait(WaitKind kind, const void* object, int fd, std::int64_t deadline_ns) noexcept;

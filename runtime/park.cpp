@@ -84,7 +84,6 @@ ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::
       me->suspend(lk);
     }
     relock(lk);
-    Worker::set_running_record(w.record);
     if (w.record != nullptr) w.record->end_wait();
     if (!w.linked) return w.outcome;  // a waker took it off the list (see wake)
     // Still listed: the timer resumed it, or something outside weft did.

@@ -29,7 +29,6 @@ void yield() {
     rt::FiberRecord* record = rt::Worker::current_record();
     if (record != nullptr) record->state.store(rt::FiberState::runnable, std::memory_order_relaxed);
     me->yield();
-    rt::Worker::set_running_record(record);
     if (record != nullptr) record->state.store(rt::FiberState::running, std::memory_order_relaxed);
   } else {
     std::this_thread::yield();

@@ -12,6 +12,7 @@
 #include <boost/fiber/operations.hpp>
 
 #include <mutex>
+#include <new>
 #include <system_error>
 
 namespace weft::rt {
@@ -19,7 +20,6 @@ namespace weft::rt {
 namespace {
 WEFT_TLS Worker* current_worker = nullptr;
 WEFT_TLS boost::fibers::context* running_ctx = nullptr;
-WEFT_TLS FiberRecord* running_record = nullptr;  // valid only while record->ctx == running_ctx
 // Set for good when a worker thread starts; a forked child's copy of the thread keeps it.
 WEFT_TLS bool worker_thread = false;
 
@@ -40,7 +40,6 @@ bool Worker::is_worker_thread() noexcept { return worker_thread; }
 void Worker::forget_this_thread_in_child() noexcept {
   current_worker = nullptr;
   running_ctx = nullptr;
-  running_record = nullptr;
 }
 
 boost::fibers::context* Worker::running_context() noexcept { return running_ctx; }
@@ -52,21 +51,6 @@ boost::fibers::context* Worker::current_fiber() noexcept {
   if (ctx == nullptr || ctx->is_context(boost::fibers::type::main_context)) return nullptr;
   return ctx;
 }
-
-FiberRecord* Worker::current_record() noexcept {
-  FiberRecord* r = running_record;
-  boost::fibers::context* ctx = running_ctx;
-  if (r != nullptr && r->ctx == ctx) return r;
-  if (current_worker == nullptr || current_fiber() == nullptr) return nullptr;
-  r = nullptr;
-  current_worker->records_.for_each([&](const FiberRecord& each) {
-    if (each.ctx == ctx) r = const_cast<FiberRecord*>(&each);
-  });
-  running_record = r;
-  return r;
-}
-
-void Worker::set_running_record(FiberRecord* record) noexcept { running_record = record; }
 
 boost::fibers::scheduler* Worker::current_scheduler() noexcept {
   return current_worker != nullptr ? current_worker->scheduler_ : nullptr;
@@ -124,16 +108,19 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
       {
         TaskPtr mine(given, /*add_ref=*/false);  // released before the fiber ends
         Worker& here = *current_worker;  // fibers never move once started
-        FiberRecord record(next_fiber_id(), mine->name(), here.index_, running_ctx);
-        here.records_.add(record);
-        running_record = &record;
+        // Ended by Boost's delete in set_properties(nullptr), not by this scope (see
+        // FiberRecord::operator delete).
+        alignas(FiberRecord) unsigned char storage[sizeof(FiberRecord)];
+        auto* record = new (storage) FiberRecord(next_fiber_id(), mine->name(), here.index_, running_ctx);
+        running_ctx->set_properties(record);
+        here.records_.add(*record);
         mine->set_producer(running_ctx);
         mine->run_task();
         // A flattening task completes later, from another fiber; once this one ends its
         // context address is reused.
         mine->set_producer(nullptr);
-        here.records_.remove(record);  // before `mine`, which owns the name, goes
-        running_record = nullptr;
+        here.records_.remove(*record);  // before `mine`, which owns the name, goes
+        running_ctx->set_properties(nullptr);
       }
       stack_fiber_ended(running_ctx);
     });

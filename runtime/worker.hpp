@@ -53,10 +53,11 @@ class Worker {
   // This worker thread's Boost.Fiber scheduler, or null on other threads.
   static boost::fibers::scheduler* current_scheduler() noexcept;
   // The record of the running weft fiber (fiber_record.hpp), or null where current_fiber()
-  // is. O(1) whenever the fiber last resumed through weft's own code, which says so with
-  // set_running_record; a fiber resumed by a Boost primitive used directly is looked up.
-  static FiberRecord* current_record() noexcept;
-  static void set_running_record(FiberRecord* record) noexcept;
+  // is null.
+  static FiberRecord* current_record() noexcept {
+    boost::fibers::context* ctx = running_context();
+    return ctx != nullptr ? static_cast<FiberRecord*>(ctx->get_properties()) : nullptr;
+  }
 
   // This worker's fibers, for walks from any thread.
   const RecordList& records() const noexcept { return records_; }
