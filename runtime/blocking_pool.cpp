@@ -1,20 +1,17 @@
 #include "blocking_pool.hpp"
 
+#include "thread_context.hpp"
+
 #include <algorithm>
 #include <thread>
 #include <utility>
 
 namespace weft::rt {
 
-namespace {
-
-thread_local BlockingPool* this_threads_pool = nullptr;
-
-}  // namespace
-
-BlockingPool* BlockingPool::of_this_thread() noexcept { return this_threads_pool; }
-
-void BlockingPool::forget_this_thread_in_child() noexcept { this_threads_pool = nullptr; }
+// A copy of a pool thread in a child after fork() is a plain thread of the child, not one
+// of the parent's abandoned pool (whose queue and lock it must never touch):
+// ThreadContext::reset_in_child forgets the pool.
+BlockingPool* BlockingPool::of_this_thread() noexcept { return thread_context().blocking_pool; }
 
 BlockingPool::BlockingPool(unsigned max_threads, unsigned queue_bound,
                            std::chrono::milliseconds idle_retire)
@@ -26,7 +23,7 @@ void BlockingPool::submit(TaskPtr task) {
   // A pool thread never waits for room, and may take the queue past its bound: room is
   // made by pool threads finishing their tasks, so with every thread inside a task that
   // waits for room, none would ever finish.
-  if (this_threads_pool != nullptr || (pending_.empty() && has_room_locked())) {
+  if (thread_context().blocking_pool != nullptr || (pending_.empty() && has_room_locked())) {
     enqueue_locked(std::move(task), after);
     lk.unlock();
     after.finish();
@@ -121,7 +118,7 @@ void BlockingPool::AfterUnlock::finish() noexcept {
 }
 
 void BlockingPool::thread_main() {
-  this_threads_pool = this;
+  thread_context().blocking_pool = this;
   std::unique_lock lk(lock_);
   for (;;) {
     // Threads started in place of waiting ones are surplus once the waits are over: the

@@ -54,9 +54,6 @@ class BlockingPool {
 
   // The pool whose thread this is, or null on any other thread.
   static BlockingPool* of_this_thread() noexcept;
-  // In a child after fork(): a copy of a pool thread is a plain thread of the child, not
-  // one of the parent's abandoned pool (whose queue and lock it must never touch).
-  static void forget_this_thread_in_child() noexcept;
   // The calling pool thread parks in a weft wait (waiting_begins) or is back from it
   // (waiting_ends). Use PoolThreadWaiting rather than these.
   void waiting_begins() noexcept;

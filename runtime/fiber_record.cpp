@@ -1,6 +1,6 @@
 #include "fiber_record.hpp"
 
-#include "tls.hpp"
+#include "thread_context.hpp"
 
 #include <time.h>
 
@@ -12,8 +12,6 @@ namespace {
 // creation order across workers, as a reader of a dump expects.
 constexpr std::uint64_t kIdBlock = 256;
 std::atomic<std::uint64_t> next_id_block{1};
-WEFT_TLS std::uint64_t ids_next = 0;
-WEFT_TLS std::uint64_t ids_end = 0;
 
 // The coarse clock (a tick, 1–4 ms) costs a few ns where the precise one costs ~20: every
 // park records when it began, and a wait worth reporting lasts far longer than a tick.
@@ -26,11 +24,12 @@ std::int64_t coarse_now_ns() noexcept {
 }  // namespace
 
 std::uint64_t next_fiber_id() noexcept {
-  if (ids_next == ids_end) {
-    ids_next = next_id_block.fetch_add(kIdBlock, std::memory_order_relaxed);
-    ids_end = ids_next + kIdBlock;
+  ThreadContext& ctx = thread_context();
+  if (ctx.ids_next == ctx.ids_end) {
+    ctx.ids_next = next_id_block.fetch_add(kIdBlock, std::memory_order_relaxed);
+    ctx.ids_end = ctx.ids_next + kIdBlock;
   }
-  return ids_next++;
+  return ctx.ids_next++;
 }
 
 void FiberRecord::begin_wait(WaitKind kind, const void* object, int fd, std::int64_t deadline_ns) noexcept {

@@ -34,6 +34,7 @@
 #include "process/pool.hpp"
 #include "runtime.hpp"
 #include "stack_pool.hpp"
+#include "thread_context.hpp"
 #include "worker.hpp"
 
 #include <weft/detail/state.hpp>
@@ -64,8 +65,9 @@ void in_child_after_fork() noexcept {
   process::unlock_code_addresses_after_fork();
   unlock_stack_pool_after_fork();
   ++detail::fork_generation;
-  Worker::forget_this_thread_in_child();
-  BlockingPool::forget_this_thread_in_child();
+  // This thread, even if a copy of a worker or pool thread, is a plain thread now, whose
+  // calls are plain libc calls and whose waits do not use Boost.Fiber.
+  thread_context().reset_in_child();
   forget_fd_waits_in_child();
   forget_runtime_in_child();
   process::Pool::forget_in_child();

@@ -31,6 +31,10 @@ struct ReactorBackend {
   int poll_fd = -1;  // epoll or kqueue descriptor
   int wake_fd = -1;  // eventfd (or pipe write end)
   int wake_read_fd = -1;
+  // The backend's own buffer for what the kernel reports, made by reactor_open: not on
+  // the stack, since the scheduler may poll on a parked fiber's stack, which should not
+  // grow by a page for it; not a thread_local, since the reactor has one owner anyway.
+  void* kernel_events = nullptr;
 };
 
 struct ReadyEvent {

@@ -4,7 +4,6 @@
 #include "reactor_backend.hpp"
 
 #include "libc.hpp"
-#include "tls.hpp"
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -14,6 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <new>
 
 namespace weft::rt {
 
@@ -22,6 +22,7 @@ namespace {
 // Token that marks the wake-up eventfd among the events: no fd's token (a generation in
 // the high half, an fd below 2^31 in the low half) has all ones in its low half.
 constexpr std::uint64_t kWakeToken = ~std::uint64_t{0};
+constexpr int kBatch = 128;  // events taken from the kernel per poll
 
 std::atomic<bool> pwait2_missing{false};
 
@@ -51,8 +52,14 @@ std::int64_t monotonic_ns() noexcept {
 }
 
 int reactor_open(ReactorBackend& r) noexcept {
+  r.kernel_events = new (std::nothrow) epoll_event[kBatch];
+  if (r.kernel_events == nullptr) return -ENOMEM;
   r.poll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-  if (r.poll_fd < 0) return -errno;
+  if (r.poll_fd < 0) {
+    int err = errno;
+    reactor_close(r);
+    return -err;
+  }
   r.wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (r.wake_fd < 0) {
     int err = errno;
@@ -74,6 +81,7 @@ int reactor_open(ReactorBackend& r) noexcept {
 void reactor_close(ReactorBackend& r) noexcept {
   if (r.wake_fd >= 0) WEFT_REAL(close)(r.wake_fd);
   if (r.poll_fd >= 0) WEFT_REAL(close)(r.poll_fd);
+  delete[] static_cast<epoll_event*>(r.kernel_events);
   r = ReactorBackend{};
 }
 
@@ -89,10 +97,7 @@ int reactor_disarm(ReactorBackend& r, int fd) noexcept {
 }
 
 int reactor_poll(ReactorBackend& r, std::int64_t deadline_ns, ReadyEvent* out, int cap) noexcept {
-  // Not on the stack: pick_next may poll on a parked fiber's stack, which should not
-  // grow by a page for it.
-  constexpr int kBatch = 128;
-  static WEFT_TLS epoll_event events[kBatch];
+  auto* events = static_cast<epoll_event*>(r.kernel_events);
   const int want = cap < kBatch ? cap : kBatch;
   int n = wait_events(r.poll_fd, events, want, deadline_ns);
   if (n < 0) return errno == EINTR ? 0 : -errno;

@@ -1,7 +1,7 @@
 #include "scheduler.hpp"
 
 #include "runtime.hpp"
-#include "tls.hpp"
+#include "thread_context.hpp"
 #include "tsan_annotations.hpp"
 #include "worker.hpp"
 
@@ -9,18 +9,14 @@
 
 namespace weft::rt {
 
-namespace {
-WEFT_TLS bool next_fiber_is_new = false;
-}
-
-void mark_next_fiber_new(bool is_new) noexcept { next_fiber_is_new = is_new; }
+void mark_next_fiber_new(bool is_new) noexcept { thread_context().next_fiber_is_new = is_new; }
 
 void FiberAlgorithm::awakened(boost::fibers::context* ctx) noexcept {
   if (ctx->is_context(boost::fibers::type::dispatcher_context)) {
     dispatcher_ = ctx;
     return;
   }
-  if (next_fiber_is_new && ctx->is_context(boost::fibers::type::worker_context)) {
+  if (thread_context().next_fiber_is_new && ctx->is_context(boost::fibers::type::worker_context)) {
     if (worker_.runtime().can_steal()) {
       // Unhook it from this scheduler so whichever worker picks it can adopt it.
       ctx->detach();

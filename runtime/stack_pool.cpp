@@ -1,6 +1,6 @@
 #include "stack_pool.hpp"
 
-#include "tls.hpp"
+#include "thread_context.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -68,19 +68,23 @@ GlobalPool& global() {
   return *g;
 }
 
-// Per-thread cache of free stacks, reached through an initial-exec TLS pointer so the
-// allocation fast path is a couple of %fs-relative loads rather than __tls_get_addr
-// calls, and allocated on first use so threads that never run fibers pay nothing.
-// Worker threads never exit, so nothing is lost with it.
-struct ThreadCache {
+}  // namespace
+
+// Per-thread cache of free stacks (ThreadContext::stacks), allocated on first use so
+// threads that never run fibers pay nothing. Worker threads never exit, so nothing is
+// lost with it.
+
+struct StackCache {
   char* tops[kThreadCacheMax];
   std::size_t count = 0;
 };
-WEFT_TLS ThreadCache* cache_ptr = nullptr;
 
-ThreadCache& thread_cache() {
-  if (cache_ptr == nullptr) cache_ptr = new ThreadCache;
-  return *cache_ptr;
+namespace {
+
+StackCache& thread_cache() {
+  StackCache*& cache = thread_context().stacks;
+  if (cache == nullptr) cache = new StackCache;
+  return *cache;
 }
 
 std::size_t slot_bytes() { return page + usable_bytes.load(std::memory_order_relaxed); }
@@ -159,7 +163,7 @@ void lock_stack_pool_for_fork() noexcept { global().lock.lock(); }
 void unlock_stack_pool_after_fork() noexcept { global().lock.unlock(); }
 
 boost::context::stack_context StackAllocator::allocate() {
-  ThreadCache& cache = thread_cache();
+  StackCache& cache = thread_cache();
   char* top = nullptr;
   if (cache.count > 0) {
     top = cache.tops[--cache.count];
@@ -206,7 +210,7 @@ void StackAllocator::deallocate(boost::context::stack_context& sctx) noexcept {
   // stack) leave poisoned shadow; the next fiber must start clean.
   ASAN_UNPOISON_MEMORY_REGION(bottom_of(top), sctx.size + kMetaBytes);
 #endif
-  ThreadCache& cache = thread_cache();
+  StackCache& cache = thread_cache();
   if (cache.count < kThreadCacheMax) {
     cache.tops[cache.count++] = top;
     return;

@@ -3,7 +3,7 @@
 #include <weft/errors.hpp>
 
 #include "park.hpp"
-#include "tls.hpp"
+#include "thread_context.hpp"
 #include "unretrieved.hpp"
 #include "worker.hpp"
 
@@ -44,7 +44,8 @@ bool StateBase::try_set_exception(std::exception_ptr e) noexcept {
 
 namespace {
 
-// Callbacks of states that completed while this thread was already running callbacks.
+// ThreadContext::callbacks: callbacks of states that completed while this thread was
+// already running callbacks.
 // A callback that completes another state (flattening forwards an inner result to the
 // outer state, when_all counts an arrival) would otherwise run that state's callbacks
 // inside its own frame: a chain of N flattening levels nested N publishes on one stack and
@@ -56,14 +57,6 @@ namespace {
 // a drain is half done. That fiber does not touch the queue (it runs its own callbacks
 // nested, as before); the drain goes on when its owner resumes, on this same thread
 // (fibers never move once started).
-struct CallbackQueue {
-  Callback* head = nullptr;
-  Callback* tail = nullptr;
-  const void* owner = nullptr;  // the context draining it
-  bool draining = false;
-};
-WEFT_TLS CallbackQueue callback_queue;
-
 void run_in_order(Callback* first) noexcept {
   while (first != nullptr) {
     Callback* next = first->next;
@@ -85,7 +78,7 @@ void StateBase::run_callbacks(Callback* newest_first) noexcept {
     first = newest_first;
     newest_first = next;
   }
-  CallbackQueue& q = callback_queue;
+  rt::ThreadContext::CallbackQueue& q = rt::thread_context().callbacks;
   const void* me = rt::Worker::running_context();
   if (q.draining) {
     if (q.owner == me) {

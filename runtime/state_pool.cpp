@@ -11,7 +11,7 @@
 // Under AddressSanitizer and ThreadSanitizer states come from ::operator new as before:
 // reuse behind their backs would hide a use after free from one and show false races to
 // the other.
-#include "tls.hpp"
+#include "thread_context.hpp"
 #include "tsan_annotations.hpp"
 
 #include <weft/detail/state.hpp>
@@ -31,14 +31,20 @@
 #define WEFT_STATE_POOL_OFF 1
 #endif
 
-namespace weft::detail {
-
 #ifdef WEFT_STATE_POOL_OFF
 
+namespace weft::detail {
 void* allocate_state(std::size_t size) { return ::operator new(size); }
 void free_state(void* p, std::size_t) noexcept { ::operator delete(p); }
+}  // namespace weft::detail
+
+namespace weft::rt {
+void free_state_lists_at_thread_exit(ThreadContext&) noexcept {}
+}  // namespace weft::rt
 
 #else
+
+namespace weft::rt {
 
 namespace {
 
@@ -51,50 +57,63 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
-struct Lists {
+}  // namespace
+
+// A thread's free lists (ThreadContext::states): made at its first free, given back to
+// ::operator delete when the thread exits, and replaced by the kGone sentinel then, after
+// which its frees go straight to ::operator delete.
+struct StateLists {
   FreeBlock* head[kClasses] = {};
   std::uint32_t count[kClasses] = {};
 };
 
-// Set when a thread first frees a state; the sentinel once its lists are gone (thread
-// exit), after which its frees go straight to ::operator delete.
-WEFT_TLS Lists* lists = nullptr;
-Lists gone_marker;  // never used as lists
-Lists* const kGone = &gone_marker;
+namespace {
 
-// Gives a thread's blocks back to ::operator delete when the thread ends.
-struct ListsOwner {
-  ~ListsOwner() {
-    Lists* mine = lists;
-    lists = kGone;
-    if (mine == nullptr || mine == kGone) return;
-    for (std::size_t c = 0; c < kClasses; ++c) {
-      while (FreeBlock* b = mine->head[c]) {
-        mine->head[c] = b->next;
-        ::operator delete(b);
-      }
-    }
-    delete mine;
-  }
-};
+StateLists gone_marker;  // never used as lists
+StateLists* const kGone = &gone_marker;
 
-Lists* lists_for_free() noexcept {
-  if (lists == nullptr) {
-    static thread_local ListsOwner owner;  // registers the clean-up, once a thread
-    (void)owner;
-    if (lists == nullptr) lists = new (std::nothrow) Lists;
-    if (lists == nullptr) return kGone;  // no memory even for the lists: none kept here
+StateLists* lists_for_free() noexcept {
+  ThreadContext& ctx = thread_context();
+  if (ctx.states == nullptr) {
+    ctx.arm_teardown();
+    ctx.states = new (std::nothrow) StateLists;
+    if (ctx.states == nullptr) ctx.states = kGone;  // no memory even for the lists: none kept here
   }
-  return lists;
+  return ctx.states;
 }
 
 std::size_t class_of(std::size_t size) noexcept { return (size - 1) / kClassBytes; }
 
 }  // namespace
 
+void free_state_lists_at_thread_exit(ThreadContext& ctx) noexcept {
+  StateLists* mine = ctx.states;
+  ctx.states = kGone;
+  if (mine == nullptr || mine == kGone) return;
+  for (std::size_t c = 0; c < kClasses; ++c) {
+    while (FreeBlock* b = mine->head[c]) {
+      mine->head[c] = b->next;
+      ::operator delete(b);
+    }
+  }
+  delete mine;
+}
+
+}  // namespace weft::rt
+
+namespace weft::detail {
+
+using rt::FreeBlock;
+using rt::StateLists;
+using rt::class_of;
+using rt::kClasses;
+using rt::kClassBytes;
+using rt::kGone;
+using rt::kMaxHeldBytes;
+
 void* allocate_state(std::size_t size) {
   const std::size_t c = class_of(size);
-  Lists* mine = lists;
+  StateLists* mine = rt::thread_context().states;
   if (c < kClasses && mine != nullptr && mine != kGone) {
     if (FreeBlock* b = mine->head[c]) {
       mine->head[c] = b->next;
@@ -109,8 +128,8 @@ void* allocate_state(std::size_t size) {
 void free_state(void* p, std::size_t size) noexcept {
   const std::size_t c = class_of(size);
   if (c < kClasses) {
-    Lists* mine = lists;
-    if (mine == nullptr) mine = lists_for_free();
+    StateLists* mine = rt::thread_context().states;
+    if (mine == nullptr) mine = rt::lists_for_free();
     if (mine != kGone && mine->count[c] < kMaxHeldBytes / ((c + 1) * kClassBytes)) {
       auto* b = static_cast<FreeBlock*>(p);
       b->next = mine->head[c];
@@ -122,6 +141,6 @@ void free_state(void* p, std::size_t size) noexcept {
   ::operator delete(p);
 }
 
-#endif
-
 }  // namespace weft::detail
+
+#endif

@@ -4,7 +4,7 @@
 #include "fiber_start.hpp"
 #include "io_wait.hpp"
 #include "runtime.hpp"
-#include "tls.hpp"
+#include "thread_context.hpp"
 #include "scheduler.hpp"
 #include "stack_pool.hpp"
 #include "tsan_annotations.hpp"
@@ -18,11 +18,6 @@
 namespace weft::rt {
 
 namespace {
-WEFT_TLS Worker* current_worker = nullptr;
-WEFT_TLS boost::fibers::context* running_ctx = nullptr;
-// Set for good when a worker thread starts; a forked child's copy of the thread keeps it.
-WEFT_TLS bool worker_thread = false;
-
 // Fibers waiting to start beyond which spawning wakes a sleeping worker to steal some.
 constexpr std::size_t kStealBacklog = 2;
 }  // namespace
@@ -33,27 +28,22 @@ Worker::Worker(Runtime& runtime, unsigned index) : runtime_(runtime), index_(ind
   }
 }
 
-Worker* Worker::current() noexcept { return current_worker; }
+Worker* Worker::current() noexcept { return thread_context().worker; }
 
-bool Worker::is_worker_thread() noexcept { return worker_thread; }
+bool Worker::is_worker_thread() noexcept { return thread_context().worker_thread; }
 
-void Worker::forget_this_thread_in_child() noexcept {
-  current_worker = nullptr;
-  running_ctx = nullptr;
-}
+boost::fibers::context* Worker::running_context() noexcept { return thread_context().running; }
 
-boost::fibers::context* Worker::running_context() noexcept { return running_ctx; }
-
-void Worker::set_running_context(boost::fibers::context* ctx) noexcept { running_ctx = ctx; }
+void Worker::set_running_context(boost::fibers::context* ctx) noexcept { thread_context().running = ctx; }
 
 boost::fibers::context* Worker::current_fiber() noexcept {
-  boost::fibers::context* ctx = running_ctx;
+  boost::fibers::context* ctx = thread_context().running;
   if (ctx == nullptr || ctx->is_context(boost::fibers::type::main_context)) return nullptr;
   return ctx;
 }
 
 boost::fibers::scheduler* Worker::current_scheduler() noexcept {
-  return current_worker != nullptr ? current_worker->scheduler_ : nullptr;
+  return thread_context().worker != nullptr ? thread_context().worker->scheduler_ : nullptr;
 }
 
 void Worker::start() {
@@ -64,12 +54,12 @@ void Worker::start() {
 }
 
 void Worker::thread_main(std::atomic<bool>& started) {
-  current_worker = this;
-  worker_thread = true;
+  thread_context().worker = this;
+  thread_context().worker_thread = true;
   boost::fibers::use_scheduling_algorithm<FiberAlgorithm>(*this);
   main_ctx_ = boost::fibers::context::active();
   scheduler_ = main_ctx_->get_scheduler();
-  running_ctx = main_ctx_;
+  thread_context().running = main_ctx_;
   started.store(true, std::memory_order_release);
 
   std::vector<TaskPtr> batch;
@@ -107,22 +97,22 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
     start_fiber(task.get(), [](detail::StateBase* given) noexcept {
       {
         TaskPtr mine(given, /*add_ref=*/false);  // released before the fiber ends
-        Worker& here = *current_worker;  // fibers never move once started
+        Worker& here = *thread_context().worker;  // fibers never move once started
         // Ended by Boost's delete in set_properties(nullptr), not by this scope (see
         // FiberRecord::operator delete).
         alignas(FiberRecord) unsigned char storage[sizeof(FiberRecord)];
-        auto* record = new (storage) FiberRecord(next_fiber_id(), mine->name(), here.index_, running_ctx);
-        running_ctx->set_properties(record);
+        auto* record = new (storage) FiberRecord(next_fiber_id(), mine->name(), here.index_, thread_context().running);
+        thread_context().running->set_properties(record);
         here.records_.add(*record);
-        mine->set_producer(running_ctx);
+        mine->set_producer(thread_context().running);
         mine->run_task();
         // A flattening task completes later, from another fiber; once this one ends its
         // context address is reused.
         mine->set_producer(nullptr);
         here.records_.remove(*record);  // before `mine`, which owns the name, goes
-        running_ctx->set_properties(nullptr);
+        thread_context().running->set_properties(nullptr);
       }
-      stack_fiber_ended(running_ctx);
+      stack_fiber_ended(thread_context().running);
     });
     task.detach();  // the fiber owns that reference now
   }

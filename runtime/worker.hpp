@@ -40,9 +40,6 @@ class Worker {
   // True on a worker thread, and also on a forked child's copy of one (where current() is
   // null): a thread whose thread_locals include a Boost.Fiber scheduler with fibers.
   static bool is_worker_thread() noexcept;
-  // fork(), in the child: this thread, even if a copy of a worker thread, is a plain thread
-  // now, whose calls are plain libc calls and whose waits do not use Boost.Fiber.
-  static void forget_this_thread_in_child() noexcept;
   // On a worker thread: the fiber context running now (kept by FiberAlgorithm::pick_next,
   // so it costs no call into Boost). Null on other threads.
   static boost::fibers::context* running_context() noexcept;

@@ -5,6 +5,7 @@
 // errno (for EAI_SYSTEM) and h_errno come back to the calling thread.
 #include "io_gate.hpp"
 #include "resolver.hpp"
+#include "thread_context.hpp"
 
 #include <cstring>
 #include <vector>
@@ -31,12 +32,22 @@ auto offload(Call call) -> decltype(call()) {
 }
 
 // What the non-reentrant gethostbyname* return: per thread, like glibc's static buffer
-// is per process; valid until the thread's next call.
+// is per process; valid until the thread's next call. Kept in the runtime's thread
+// context, which frees it when the thread exits.
 struct HostentBox {
   hostent entry{};
   std::vector<char> buffer = std::vector<char>(1024);
 };
-thread_local HostentBox last_hostent;
+
+HostentBox& last_hostent() {
+  weft::rt::ThreadContext& ctx = weft::rt::thread_context();
+  if (ctx.upper_slot.value == nullptr) {
+    ctx.arm_teardown();
+    ctx.upper_slot.value = new HostentBox;
+    ctx.upper_slot.free = [](void* p) noexcept { delete static_cast<HostentBox*>(p); };
+  }
+  return *static_cast<HostentBox*>(ctx.upper_slot.value);
+}
 
 hostent* gethostbyname_offloaded(const char* name, int af) {
   HostentBox box;
@@ -53,8 +64,9 @@ hostent* gethostbyname_offloaded(const char* name, int af) {
   h_errno = herr;
   if (result == nullptr) return nullptr;
   // The entry points into box.buffer's heap block, which moves with the vector.
-  std::swap(last_hostent, box);
-  return &last_hostent.entry;
+  HostentBox& last = last_hostent();
+  std::swap(last, box);
+  return &last.entry;
 }
 
 }  // namespace
