@@ -5,8 +5,8 @@
 #pragma once
 
 #include "reactor_backend.hpp"
+#include "spinlock.hpp"
 
-#include <weft/detail/spinlock.hpp>
 #include <weft/detail/state.hpp>
 
 #include <boost/fiber/context.hpp>
