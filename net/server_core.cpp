@@ -71,7 +71,6 @@ ServerCore::ServerCore(Socket listener, std::string unlink_path, bool tcp, RunCo
       run_(std::move(run)),
       options_(std::move(options)),
       local_(listener_.local_address()),
-      workers_(rt::Runtime::get().config().threads),
       stopped_future_(stopped_.get_unfuture()) {}
 
 void ServerCore::start() {
@@ -157,16 +156,11 @@ void ServerCore::start_connection(int fd) {
   stats_.peak_active = std::max(stats_.peak_active, connections_.size());
   // Accepted while stop() was ending the others' reads: it is served like them.
   if (stopping_) rt::end_reads_if_current(fd, connections_.at(id).generation);
-  const unsigned target = next_worker_++ % workers_;
+  const unsigned ticket = next_ticket_++;
   lk.unlock();
   try {
     auto task = weft::detail::make_task([self = shared_from_this(), id, fd] { self->serve_connection(id, fd); });
-    rt::Worker* here = rt::Worker::current();
-    if (here != nullptr && here->index() == target) {
-      here->spawn_local(std::move(task), /*nested=*/false);
-    } else {
-      rt::Runtime::get().worker(target).post(std::move(task));
-    }
+    rt::place_fiber(std::move(task), rt::Placement::spread(ticket));
   } catch (...) {
     // No memory for the fiber: this client is dropped, the server goes on.
     report_to_stderr(std::current_exception(), SocketAddress());

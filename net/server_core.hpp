@@ -85,14 +85,13 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   const RunConnection run_;
   const ServeOptions options_;
   const SocketAddress local_;
-  const unsigned workers_;
 
   // Held only for bookkeeping, never across a wait (waits drop it): a std::mutex is
   // fine for the few instructions it guards, and works from fibers and threads alike.
   mutable std::mutex mu_;
   std::unordered_map<std::uint64_t, Connection> connections_;
   std::uint64_t next_id_ = 0;
-  unsigned next_worker_ = 0;
+  unsigned next_ticket_ = 0;  // connections are dealt out to the workers in turn (rt::place_fiber)
   ServerStats stats_;
   bool stopping_ = false;  // stop() was called
   bool accept_ended_ = false;
