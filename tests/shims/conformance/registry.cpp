@@ -1,5 +1,5 @@
-// The conformance registry: every shim in shims/manifest.def must have a conformance case
-// (WEFT_CONFORMS(name) in a case file), or this executable does not link. At run time,
+// The conformance registry: every shim in shims/manifest/manifest.def must have a
+// conformance case (WEFT_CONFORMS(name) in a case file), or this executable does not link. At run time,
 // each name must resolve to weft's shim, not libc's.
 #include <dlfcn.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 
 #define WEFT_SHIM(family, ret, name, params) extern "C" const int weft_conformance_##name;
-#include "../../../shims/manifest.def"
+#include "manifest.def"
 #undef WEFT_SHIM
 
 namespace {
@@ -21,7 +21,7 @@ struct Entry {
 
 constexpr Entry kManifest[] = {
 #define WEFT_SHIM(family, ret, name, params) {#name, #family, &weft_conformance_##name},
-#include "../../../shims/manifest.def"
+#include "manifest.def"
 #undef WEFT_SHIM
 };
 

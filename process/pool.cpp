@@ -3,8 +3,8 @@
 #include "code_address.hpp"
 #include "wire.hpp"
 
-#include "../fork.hpp"
-#include "../runtime.hpp"
+#include "fork.hpp"
+#include "runtime.hpp"
 
 #include <weft/net/errors.hpp>
 

@@ -1,6 +1,6 @@
 #include "code_address.hpp"
 
-#include "../fork.hpp"
+#include "fork.hpp"
 
 #include <dlfcn.h>
 #include <elf.h>
