@@ -1,5 +1,6 @@
 #include "server_core.hpp"
 
+#include "read_cutoff.hpp"
 #include "runtime.hpp"
 #include "worker.hpp"
 
@@ -71,7 +72,6 @@ ServerCore::ServerCore(Socket listener, std::string unlink_path, bool tcp, RunCo
       run_(std::move(run)),
       options_(std::move(options)),
       local_(listener_.local_address()),
-      workers_(rt::Runtime::get().config().threads),
       stopped_future_(stopped_.get_unfuture()) {}
 
 void ServerCore::start() {
@@ -156,17 +156,13 @@ void ServerCore::start_connection(int fd) {
   ++stats_.accepted;
   stats_.peak_active = std::max(stats_.peak_active, connections_.size());
   // Accepted while stop() was ending the others' reads: it is served like them.
-  if (stopping_) rt::end_reads_if_current(fd, connections_.at(id).generation);
-  const unsigned target = next_worker_++ % workers_;
+  if (stopping_) io::end_reads_if_current(fd, connections_.at(id).generation);
+  const unsigned ticket = next_ticket_++;
+  const std::uint32_t generation = connections_.at(id).generation;
   lk.unlock();
   try {
     auto task = weft::detail::make_task([self = shared_from_this(), id, fd] { self->serve_connection(id, fd); });
-    rt::Worker* here = rt::Worker::current();
-    if (here != nullptr && here->index() == target) {
-      here->spawn_local(std::move(task), /*nested=*/false);
-    } else {
-      rt::Runtime::get().worker(target).post(std::move(task));
-    }
+    rt::place_fiber(std::move(task), rt::Placement::spread(ticket));
   } catch (...) {
     // No memory for the fiber: this client is dropped, the server goes on.
     report_to_stderr(std::current_exception(), SocketAddress());
@@ -176,6 +172,7 @@ void ServerCore::start_connection(int fd) {
     note_progress_locked();
     lk.unlock();
     io::close_fd(fd);
+    io::forget_read_cutoff(fd, generation);
   }
 }
 
@@ -186,6 +183,7 @@ void ServerCore::serve_connection(std::uint64_t id, int fd) {
   }
   run_(*this, fd);  // closes fd, reports what the handler threw
   std::lock_guard lk(mu_);
+  io::forget_read_cutoff(fd, connections_.at(id).generation);
   connections_.erase(id);
   note_progress_locked();
 }
@@ -272,7 +270,7 @@ void ServerCore::stop(Deadline grace) {
   if (!std::exchange(stopping_, true)) {
     wake_nap_locked();
     rt::shutdown_if_current(listener_fd_, listener_generation_, SHUT_RD);
-    for (const auto& [id, c] : connections_) rt::end_reads_if_current(c.fd, c.generation);
+    for (const auto& [id, c] : connections_) io::end_reads_if_current(c.fd, c.generation);
   }
   lk.unlock();
   accept_loop_.wait();

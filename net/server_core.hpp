@@ -10,10 +10,10 @@
 //
 // stop() shuts the listener for reading (which wakes the parked accept loop: TCP answers
 // EINVAL, Unix-domain sockets report readable) and ends every connection's reads
-// (rt::end_reads_if_current): a handler reads what its client had sent by then and then
-// the end of the stream, so a request that reached the server is answered and no new one
-// is started; the kernel would go on delivering bytes after a plain shutdown(SHUT_RD),
-// and a busy keep-alive client would never let its handler go. At the deadline the
+// (io::end_reads_if_current, read_cutoff.hpp): a handler reads what its client had sent
+// by then and then the end of the stream, so a request that reached the server is
+// answered and no new one is started; the kernel would go on delivering bytes after a
+// plain shutdown(SHUT_RD), and a busy keep-alive client would never let its handler go. At the deadline the
 // connections left are shut both ways. Both go through the fd's generation, so a number a
 // handler closed and the process reused is never touched.
 #pragma once
@@ -85,14 +85,13 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   const RunConnection run_;
   const ServeOptions options_;
   const SocketAddress local_;
-  const unsigned workers_;
 
   // Held only for bookkeeping, never across a wait (waits drop it): a std::mutex is
   // fine for the few instructions it guards, and works from fibers and threads alike.
   mutable std::mutex mu_;
   std::unordered_map<std::uint64_t, Connection> connections_;
   std::uint64_t next_id_ = 0;
-  unsigned next_worker_ = 0;
+  unsigned next_ticket_ = 0;  // connections are dealt out to the workers in turn (rt::place_fiber)
   ServerStats stats_;
   bool stopping_ = false;  // stop() was called
   bool accept_ended_ = false;

@@ -1,5 +1,6 @@
 // Socket (ownership, options, addresses) and Stream (reads and writes with deadlines).
 #include "io.hpp"
+#include "read_cutoff.hpp"
 
 #include <weft/net/socket.hpp>
 
@@ -74,7 +75,7 @@ std::size_t Stream::read(void* into, std::size_t size, Deadline deadline) {
   for (;;) {
     // A graceful stop of serve() lets this stream take what was queued then, no more.
     std::size_t want = size;
-    const std::int64_t cutoff = s != nullptr ? s->read_cutoff.load(std::memory_order_acquire) : -1;
+    const std::int64_t cutoff = s != nullptr ? io::read_cutoff(fd(), *s) : -1;
     if (cutoff == 0) return 0;
     if (cutoff > 0) want = std::min(size, static_cast<std::size_t>(cutoff));
     // Always the kernel first, even right after a short read: one edge of the reactor can
@@ -83,7 +84,7 @@ std::size_t Stream::read(void* into, std::size_t size, Deadline deadline) {
     // more is readable. (Waiting first saved no measurable CPU in http_hello either.)
     const ssize_t r = WEFT_REAL(recv)(fd(), into, want, 0);
     if (r >= 0) {
-      if (cutoff > 0) s->read_cutoff.fetch_sub(r, std::memory_order_acq_rel);
+      if (cutoff > 0) io::take_from_read_cutoff(fd(), *s, static_cast<std::size_t>(r));
       return static_cast<std::size_t>(r);
     }
     if (errno != EAGAIN) io::throw_errno(errno, what);

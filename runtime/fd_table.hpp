@@ -38,10 +38,6 @@ struct FdState {
   std::atomic<std::int64_t> send_timeout_ns{0};
   std::atomic<std::uint32_t> timeout_epoch{0};
   std::atomic<bool> is_socket{false};
-  // Bytes weft::net reads may still take before they report the end of the stream, or -1
-  // for no cut-off: set by serve()'s graceful stop (end_reads_if_current in io_wait.hpp),
-  // so a handler serves what its client sent before the stop, and nothing after.
-  std::atomic<std::int64_t> read_cutoff{-1};
   // Guarded by `lock`.
   int armed_worker = -1;    // whose reactor watches the fd, or -1
   bool read_ready = false;  // an edge arrived that no waiter has consumed yet

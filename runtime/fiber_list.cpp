@@ -9,7 +9,7 @@ std::vector<FiberInfo> list_fibers() {
   std::vector<FiberInfo> out;
   rt::Runtime* runtime = rt::Runtime::if_started();
   if (runtime == nullptr) return out;
-  for (unsigned i = 0; i < runtime->worker_count(); ++i) {
+  for (unsigned i = 0; i < runtime->workers(); ++i) {
     // Copying allocates under the list's spinlock, which holds up fibers starting and
     // ending on that worker for as long: a listing is rare, and short.
     runtime->worker(i).records().for_each([&](const rt::FiberRecord& r) {

@@ -4,9 +4,8 @@
 // commits a second stack page on every parked fiber. try_lock() has a small frame.
 #pragma once
 
+#include "spinlock.hpp"
 #include "tsan_annotations.hpp"
-
-#include <weft/detail/spinlock.hpp>
 
 #include <boost/fiber/detail/spinlock.hpp>
 
@@ -18,7 +17,7 @@ using FiberSpinlock = boost::fibers::detail::spinlock;
 
 #ifdef WEFT_TSAN_BUILD
 // ThreadSanitizer ignores atomics as synchronisation inside its blocking interceptors,
-// where parked fibers run the scheduler (see weft/detail/spinlock.hpp), so a TSan build
+// where parked fibers run the scheduler (see spinlock.hpp), so a TSan build
 // announces each release of a held lock directly; acquire() announces each acquisition.
 // Boost's own unlock in context::suspend(lk) is announced by tsan::boost_unlocks.
 class FiberLock : public boost::fibers::detail::spinlock_lock {

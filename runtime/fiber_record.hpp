@@ -13,7 +13,8 @@
 // Readers on other threads see each field atomically, not the set as one snapshot.
 #pragma once
 
-#include <weft/detail/spinlock.hpp>
+#include "spinlock.hpp"
+
 #include <weft/fibers.hpp>
 
 #include <boost/fiber/context.hpp>

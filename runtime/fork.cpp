@@ -30,8 +30,6 @@
 #include "fork.hpp"
 
 #include "fd_table.hpp"
-#include "process/code_address.hpp"
-#include "process/pool.hpp"
 #include "runtime.hpp"
 #include "stack_pool.hpp"
 #include "thread_context.hpp"
@@ -41,6 +39,9 @@
 
 #include <pthread.h>
 
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <system_error>
 
 namespace weft::detail {
@@ -51,18 +52,30 @@ namespace weft::rt {
 
 namespace {
 
+// The layers above (net/'s read cut-offs, process/'s code-address cache and pool), added
+// by their static constructors before main: constant-initialized, so that no constructor
+// order matters, and read only by fork handlers after that.
+constexpr int kMaxForkParticipants = 4;
+constinit ForkParticipant fork_participants[kMaxForkParticipants] = {};
+constinit std::atomic<int> fork_participant_count{0};
+
+int participants() noexcept { return fork_participant_count.load(std::memory_order_acquire); }
+
 void before_fork() noexcept {
   lock_stack_pool_for_fork();
-  process::lock_code_addresses_for_fork();
+  for (int i = 0; i < participants(); ++i) {
+    if (fork_participants[i].prepare != nullptr) fork_participants[i].prepare();
+  }
 }
 
 void in_parent_after_fork() noexcept {
-  process::unlock_code_addresses_after_fork();
+  for (int i = participants() - 1; i >= 0; --i) {
+    if (fork_participants[i].in_parent != nullptr) fork_participants[i].in_parent();
+  }
   unlock_stack_pool_after_fork();
 }
 
 void in_child_after_fork() noexcept {
-  process::unlock_code_addresses_after_fork();
   unlock_stack_pool_after_fork();
   ++detail::fork_generation;
   // This thread, even if a copy of a worker or pool thread, is a plain thread now, whose
@@ -70,10 +83,22 @@ void in_child_after_fork() noexcept {
   thread_context().reset_in_child();
   forget_fd_waits_in_child();
   forget_runtime_in_child();
-  process::Pool::forget_in_child();
+  for (int i = participants() - 1; i >= 0; --i) {
+    if (fork_participants[i].in_child != nullptr) fork_participants[i].in_child();
+  }
 }
 
 }  // namespace
+
+void add_fork_participant(const ForkParticipant& p) noexcept {
+  const int i = fork_participant_count.load(std::memory_order_relaxed);
+  if (i == kMaxForkParticipants) {
+    std::fputs("weft: runtime: more fork participants than fork.cpp has room for\n", stderr);
+    std::abort();
+  }
+  fork_participants[i] = p;
+  fork_participant_count.store(i + 1, std::memory_order_release);
+}
 
 void register_fork_handlers() {
   static const bool registered = [] {

@@ -6,8 +6,6 @@
 #include "worker.hpp"
 
 #include <sys/socket.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -46,7 +44,6 @@ int reset_locked(FdState& s) noexcept {
   s.send_timeout_ns.store(0, std::memory_order_relaxed);
   s.timeout_epoch.store(0, std::memory_order_relaxed);
   s.is_socket = false;
-  s.read_cutoff.store(-1, std::memory_order_relaxed);
   s.read_ready = s.write_ready = false;
   return std::exchange(s.armed_worker, -1);
 }
@@ -259,14 +256,8 @@ int shutdown_if_current(int fd, std::uint32_t generation, int how) noexcept {
   return if_current(fd, generation, [&](FdState&) { return WEFT_REAL(shutdown)(fd, how); });
 }
 
-int end_reads_if_current(int fd, std::uint32_t generation) noexcept {
-  return if_current(fd, generation, [&](FdState& s) {
-    int queued = 0;
-    if (::ioctl(fd, SIOCINQ, &queued) != 0) queued = 0;
-    // Set before the shutdown, so the reader it wakes sees it.
-    s.read_cutoff.store(queued, std::memory_order_release);
-    return WEFT_REAL(shutdown)(fd, SHUT_RD);
-  });
+int with_fd_if_current_impl(int fd, std::uint32_t generation, int (*op)(void*), void* arg) noexcept {
+  return if_current(fd, generation, [&](FdState&) { return op(arg); });
 }
 
 void dispatch_fd_event(const ReadyEvent& ev) noexcept {

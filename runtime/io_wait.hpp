@@ -90,10 +90,16 @@ void adopt_dup(int from, int to) noexcept;
 // EBADF.
 int shutdown_if_current(int fd, std::uint32_t generation, int how) noexcept;
 
-// Graceful end of reading, unless fd was closed or replaced since `generation`: weft::net
-// reads take what is queued now and then see the end of the stream, and the socket is
-// shut for reading, which wakes a reader parked on it. 0, or -1 with errno.
-int end_reads_if_current(int fd, std::uint32_t generation) noexcept;
+// op() with fd's lock held, unless fd was closed or replaced since it had `generation`:
+// closing retires the fd under this lock first, so while op runs the number names the file
+// it named then. For layers above that keep fd numbers they do not own (net's
+// end_reads_if_current). Returns op's result, or -1 with EBADF. op must not call back into
+// weft for the same fd; it runs with a spinlock held.
+int with_fd_if_current_impl(int fd, std::uint32_t generation, int (*op)(void*), void* arg) noexcept;
+template <class Op>
+int with_fd_if_current(int fd, std::uint32_t generation, Op op) noexcept {
+  return with_fd_if_current_impl(fd, generation, [](void* p) noexcept { return (*static_cast<Op*>(p))(); }, &op);
+}
 
 // The reactor of the calling worker reported ev: wake the fd's waiters.
 void dispatch_fd_event(const ReadyEvent& ev) noexcept;

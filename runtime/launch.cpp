@@ -1,21 +1,37 @@
-// Where new work goes: detail::launch_fiber and detail::launch_blocking; and
-// detail::cancel_task, for work that should not go anywhere after all.
+// Where new work goes: rt::place_fiber (spawn's detail::launch_fiber, and the layers
+// above) and detail::launch_blocking; and detail::cancel_task, for work that should not go
+// anywhere after all.
 #include "runtime.hpp"
 
 #include <weft/errors.hpp>
 
 #include <exception>
 
-namespace weft::detail {
+namespace weft::rt {
 
-void launch_fiber(boost::intrusive_ptr<StateBase> task) {
-  task->set_origin(StateBase::Origin::fiber);
-  if (rt::Worker* here = rt::Worker::current()) {
+void place_fiber(Worker::TaskPtr task, Placement where) {
+  task->set_origin(detail::StateBase::Origin::fiber);
+  Worker* here = Worker::current();
+  if (where.kind == Placement::Kind::spread) {
+    Runtime& r = Runtime::get();
+    const unsigned target = where.ticket % r.workers();
+    if (here != nullptr && here->index() == target) {
+      here->spawn_local(std::move(task), /*nested=*/false);
+    } else {
+      r.worker(target).post(std::move(task));
+    }
+  } else if (here != nullptr) {
     here->spawn_local(std::move(task));  // cheapest, and stealable until it starts
   } else {
-    rt::Runtime::get().next_worker().post(std::move(task));
+    Runtime::get().next_worker().post(std::move(task));
   }
 }
+
+}  // namespace weft::rt
+
+namespace weft::detail {
+
+void launch_fiber(boost::intrusive_ptr<StateBase> task) { rt::place_fiber(std::move(task), rt::Placement::here()); }
 
 void launch_blocking(boost::intrusive_ptr<StateBase> task) {
   task->set_origin(StateBase::Origin::blocking_pool);

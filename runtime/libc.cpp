@@ -20,7 +20,7 @@ void resolve_all() noexcept {
     }                                                                                 \
     __atomic_store_n(reinterpret_cast<void**>(&table.name), sym, __ATOMIC_RELEASE);   \
   }
-#include "../shims/manifest.def"
+#include "manifest.def"
 #undef WEFT_SHIM
 }
 

@@ -14,7 +14,7 @@ namespace weft::real {
 
 struct Table {
 #define WEFT_SHIM(family, ret, name, params) ret(*name) params;
-#include "../shims/manifest.def"
+#include "manifest.def"
 #undef WEFT_SHIM
 };
 

@@ -1,5 +1,5 @@
-// Declarations of everything named in shims/manifest.def, including the _FORTIFY_SOURCE
-// entry points glibc declares only when fortification is on.
+// Declarations of everything named in shims/manifest/manifest.def, including the
+// _FORTIFY_SOURCE entry points glibc declares only when fortification is on.
 #pragma once
 
 #include <netdb.h>

@@ -92,6 +92,8 @@ int reactor_arm(ReactorBackend& r, int fd, std::uint64_t token) noexcept {
   return ::epoll_ctl(r.poll_fd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
 }
 
+// From any thread, while the owner may be in epoll_wait on the same instance: the kernel
+// takes the instance's lock for both, so a DEL never corrupts a wait in progress.
 int reactor_disarm(ReactorBackend& r, int fd) noexcept {
   return ::epoll_ctl(r.poll_fd, EPOLL_CTL_DEL, fd, nullptr) == 0 ? 0 : -errno;
 }

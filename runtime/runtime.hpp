@@ -10,6 +10,7 @@
 #include <weft/config.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -28,7 +29,7 @@ class Runtime {
   // A worker for work arriving from outside any worker (round robin).
   Worker& next_worker() noexcept;
   Worker& worker(unsigned index) noexcept { return *workers_[index]; }
-  unsigned worker_count() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  unsigned workers() const noexcept { return static_cast<unsigned>(workers_.size()); }
 
   // More than one worker, so fibers that have not started are worth making stealable.
   bool can_steal() const noexcept { return workers_.size() > 1; }
@@ -51,6 +52,26 @@ class Runtime {
   BlockingPool blocking_;
   BlockingPool resolver_;
 };
+
+// Where place_fiber starts a new fiber.
+struct Placement {
+  enum class Kind : std::uint8_t { here, spread };
+  Kind kind;
+  unsigned ticket;
+
+  // On the calling worker, newest first and stealable until it starts (cheapest); from
+  // outside the workers, on the next one round robin. What spawn() does.
+  static Placement here() noexcept { return {Kind::here, 0}; }
+  // On worker `ticket % workers`, for a caller that deals its fibers out itself, one
+  // ticket each (serve()'s connections), so that they spread evenly whatever else runs.
+  // Started directly if that is the calling worker, first in first out; else posted to it.
+  static Placement spread(unsigned ticket) noexcept { return {Kind::spread, ticket}; }
+};
+
+// Starts `task` as a new fiber where `where` says, starting the runtime if needed: the one
+// way in for the layers above (net, process) and for spawn. Throws what starting the
+// runtime or the fiber throws (std::bad_alloc, std::system_error).
+void place_fiber(Worker::TaskPtr task, Placement where);
 
 // fork(), in the child: forget the parent's runtime (its threads do not exist here), so
 // that the next use starts a new one with the same configuration (fork.cpp).

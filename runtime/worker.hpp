@@ -6,8 +6,8 @@
 
 #include "fiber_record.hpp"
 #include "reactor_backend.hpp"
+#include "spinlock.hpp"
 
-#include <weft/detail/spinlock.hpp>
 #include <weft/detail/state.hpp>
 
 #include <boost/fiber/context.hpp>

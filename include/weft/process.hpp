@@ -94,7 +94,7 @@ class ProcessState final : public State<R> {
   std::atomic<bool> started_{false};
 };
 
-// One task handed to the process pool (runtime/process/pool.cpp).
+// One task handed to the process pool (process/pool.cpp).
 struct ProcessRequest {
   const ProcessEntry* entry = nullptr;
   void (*fn)() = nullptr;  // the function, when it crosses as a pointer

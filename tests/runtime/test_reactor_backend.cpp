@@ -2,7 +2,7 @@
 // backend instance: wake-ups from other threads end a poll, deadlines are kept (not early,
 // not more than a few ms late), armed fds report readiness with their token, edge-
 // triggered, and disarm stops events.
-#include "../../runtime/reactor_backend.hpp"
+#include "reactor_backend.hpp"
 
 #include <doctest/doctest.h>
 

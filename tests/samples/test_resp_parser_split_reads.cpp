@@ -1,7 +1,7 @@
 // The resp_server sample's parser, fed as a connection feeds it: a pipeline of commands
 // cut at every possible byte gives the same commands as when it comes whole, and the
 // limits refuse a command by its header, before its bytes have come.
-#include "../../samples/servers/resp_parser.hpp"
+#include "resp_parser.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,7 @@
 // same code sits at the same offset from its module's load address in both, whatever
 // address randomization did. A function therefore crosses as (module, offset): the module
 // by its name as the dynamic linker loaded it and by its GNU build-id, which the worker
-// checks against its own copy before it uses the offset (runtime/process/code_address.cpp).
+// checks against its own copy before it uses the offset (process/code_address.cpp).
 //
 // What crosses for each task is the address of an Entry: a constant made for one set of
 // (function type, argument types). It carries a magic number and its type's name, which the

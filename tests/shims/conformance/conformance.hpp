@@ -8,7 +8,7 @@
 // thread, never touches weft's emulation and is libc's answer; CHECK_CONFORMS compares the
 // other three with it.
 //
-// Every shim in shims/manifest.def needs WEFT_CONFORMS(name) in some case file: the
+// Every shim in shims/manifest/manifest.def needs WEFT_CONFORMS(name) in some case file: the
 // registry (registry.cpp) refers to each, so a shim without a conformance case does
 // not link.
 #pragma once

@@ -12,7 +12,7 @@
 #include "start_hook.hpp"
 #include "wire.hpp"
 
-#include "../libc.hpp"
+#include "libc.hpp"
 
 #include <weft/detail/process_entry.hpp>
 #include <weft/serialize.hpp>

@@ -31,9 +31,4 @@ enum class Expect { data, code };
 // sets `why` when the module is missing or differs, or the range is outside it.
 const void* resolve(const CodeAddress& where, std::size_t size, Expect expect, std::string& why);
 
-// fork(): locate()'s cache is locked across the fork, so that a child finds it whole and
-// unlocked (runtime/fork.cpp).
-void lock_code_addresses_for_fork() noexcept;
-void unlock_code_addresses_after_fork() noexcept;
-
 }  // namespace weft::rt::process

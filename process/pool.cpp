@@ -3,7 +3,8 @@
 #include "code_address.hpp"
 #include "wire.hpp"
 
-#include "../runtime.hpp"
+#include "fork.hpp"
+#include "runtime.hpp"
 
 #include <weft/net/errors.hpp>
 
@@ -129,6 +130,13 @@ void Pool::forget_in_child() noexcept {
   the_pool.store(nullptr, std::memory_order_release);
 }
 
+namespace {
+[[maybe_unused]] const bool fork_handled = [] {
+  add_fork_participant({nullptr, nullptr, Pool::forget_in_child});
+  return true;
+}();
+}  // namespace
+
 Pool::Pool(unsigned slots) : slots_(slots) {}
 
 void Pool::submit(Job job) {
@@ -144,7 +152,7 @@ void Pool::submit(Job job) {
   slots_[pick].driving = true;
   ++driving_;
   lk.unlock();
-  detail::launch_fiber(detail::make_task([this, pick] { drive(static_cast<unsigned>(pick)); }));
+  place_fiber(detail::make_task([this, pick] { drive(static_cast<unsigned>(pick)); }), Placement::here());
 }
 
 void Pool::drive(unsigned slot) {

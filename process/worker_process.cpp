@@ -3,10 +3,10 @@
 #include "start_hook.hpp"
 #include "wire.hpp"
 
-#include "../io_wait.hpp"
-#include "../libc.hpp"
-#include "../reactor_backend.hpp"
-#include "../worker.hpp"
+#include "io_wait.hpp"
+#include "libc.hpp"
+#include "reactor_backend.hpp"
+#include "worker.hpp"
 
 #include <weft/net/errors.hpp>
 #include <weft/process.hpp>

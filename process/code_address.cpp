@@ -1,5 +1,7 @@
 #include "code_address.hpp"
 
+#include "fork.hpp"
+
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
@@ -115,12 +117,21 @@ std::vector<Module> loaded_modules() {
 }  // namespace
 
 namespace {
+
 std::mutex locate_lock;  // constant-initialized: usable from fork handlers at any time
-}  // namespace
 
+// fork(): locate()'s cache is locked across the fork, so that a child finds it whole and
+// unlocked (runtime/fork.cpp).
 void lock_code_addresses_for_fork() noexcept { locate_lock.lock(); }
-
 void unlock_code_addresses_after_fork() noexcept { locate_lock.unlock(); }
+
+[[maybe_unused]] const bool fork_handled = [] {
+  add_fork_participant({lock_code_addresses_for_fork, unlock_code_addresses_after_fork,
+                        unlock_code_addresses_after_fork});
+  return true;
+}();
+
+}  // namespace
 
 CodeAddress locate(const void* p) {
   static std::unordered_map<const void*, CodeAddress> known;
