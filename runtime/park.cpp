@@ -72,8 +72,8 @@ ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::
   w.fiber = me;
   w.record = static_cast<FiberRecord*>(me->get_properties());  // null in a worker's main context
   const bool timed = deadline != std::chrono::steady_clock::time_point::max();
+  link(list, w);
   for (;;) {
-    link(list, w);
     if (w.record != nullptr) w.record->begin_wait(why.kind, why.object, why.fd, ns_since_epoch(deadline));
     tsan::boost_unlocks(lk);
     if (timed) {
@@ -86,9 +86,12 @@ ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::
     relock(lk);
     if (w.record != nullptr) w.record->end_wait();
     if (!w.linked) return w.outcome;  // a waker took it off the list (see wake)
-    // Still listed: the timer resumed it, or something outside weft did.
-    unlink(list, w);
-    if (timed && std::chrono::steady_clock::now() >= deadline) return ParkResult::timed_out;
+    // Still listed: the timer resumed it, or something outside weft did (then it parks
+    // again, keeping its place in the list).
+    if (timed && std::chrono::steady_clock::now() >= deadline) {
+      unlink(list, w);
+      return ParkResult::timed_out;
+    }
   }
 }
 

@@ -84,7 +84,8 @@ boost::fibers::context* FiberAlgorithm::choose_next() noexcept {
   // a fresh fiber counted by has_new() may have been stolen since. Boost keeps the
   // dispatcher ready whenever a fiber runs, so it is the fallback here.
   if (ctx == nullptr) ctx = std::exchange(dispatcher_, nullptr);
-  Worker::set_running_context(ctx);
+  // Null only to the dispatcher itself, which then goes on running (and sleeps).
+  if (ctx != nullptr) Worker::set_running_context(ctx);
   return ctx;
 }
 

@@ -115,7 +115,13 @@ void StateBase::publish() noexcept {
     auto lk = rt::lock_fiber_spinlock(lock_);
     ready_.store(true, std::memory_order_release);
     callbacks = std::exchange(callbacks_, nullptr);
-    rt::wake_all(waiters_);
+    // In a child after fork(), the waiters of a parent's state are copies of the parent's
+    // fibers and threads: nobody here to wake, and their schedulers are the parent's.
+    if (generation_ == fork_generation) {
+      rt::wake_all(waiters_);
+    } else {
+      waiters_ = WaitList{};
+    }
   }
 
   if (callbacks != nullptr) run_callbacks(callbacks);

@@ -38,8 +38,8 @@ void Worker::set_running_context(boost::fibers::context* ctx) noexcept { thread_
 
 boost::fibers::context* Worker::current_fiber() noexcept {
   boost::fibers::context* ctx = thread_context().running;
-  if (ctx == nullptr || ctx->is_context(boost::fibers::type::main_context)) return nullptr;
-  return ctx;
+  if (ctx == nullptr || !ctx->is_context(boost::fibers::type::worker_context)) return nullptr;
+  return ctx;  // not a worker's main context, nor Boost's dispatcher
 }
 
 boost::fibers::scheduler* Worker::current_scheduler() noexcept {
@@ -98,11 +98,14 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
       {
         TaskPtr mine(given, /*add_ref=*/false);  // released before the fiber ends
         Worker& here = *thread_context().worker;  // fibers never move once started
+        // Kept rather than read again at the end: in a child forked from this fiber the
+        // thread context no longer names it.
+        boost::fibers::context* const me = thread_context().running;
         // Ended by Boost's delete in set_properties(nullptr), not by this scope (see
         // FiberRecord::operator delete).
         alignas(FiberRecord) unsigned char storage[sizeof(FiberRecord)];
-        auto* record = new (storage) FiberRecord(next_fiber_id(), mine->name(), here.index_, thread_context().running);
-        thread_context().running->set_properties(record);
+        auto* record = new (storage) FiberRecord(next_fiber_id(), mine->name(), here.index_, me);
+        me->set_properties(record);
         here.records_.add(*record);
         mine->set_producer(thread_context().running);
         mine->run_task();
@@ -110,7 +113,7 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
         // context address is reused.
         mine->set_producer(nullptr);
         here.records_.remove(*record);  // before `mine`, which owns the name, goes
-        thread_context().running->set_properties(nullptr);
+        me->set_properties(nullptr);
       }
       stack_fiber_ended(thread_context().running);
     });

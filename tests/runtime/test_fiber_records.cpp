@@ -4,6 +4,7 @@
 #include <weft/weft.hpp>
 
 #include "support/gate.hpp"
+#include "support/pipe.hpp"
 
 #include <doctest/doctest.h>
 
@@ -52,22 +53,13 @@ std::map<std::string, weft::FiberInfo> wait_all_parked(const std::vector<std::st
   return seen;
 }
 
-struct Pipe {
-  int fds[2] = {-1, -1};
-  Pipe() { REQUIRE(::pipe(fds) == 0); }
-  ~Pipe() {
-    ::close(fds[0]);
-    ::close(fds[1]);
-  }
-};
-
 }  // namespace
 
 TEST_CASE("a parked fiber's record says what it waits on, since when and until when") {
   const unsigned workers = weft::current_config().threads;
   REQUIRE(workers >= 2);            // the default on this machine (CPU count)
   weft::spawn_process(nap, 0).get();  // a worker process is up
-  Pipe reads, poll_a, poll_b;
+  weft_test::Pipe reads, poll_a, poll_b;
   int stream[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, stream) == 0);
   weft::Promise<int> promise;

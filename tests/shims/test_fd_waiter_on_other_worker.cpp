@@ -3,6 +3,7 @@
 // (defect 7 of issue 11: the fd stayed watched by A's reactor, and B waited 1,950 ms
 // where a fresh fd took 0.1 ms). Connection pools shared by fibers on several workers
 // do exactly this.
+#include "support/pipe.hpp"
 #include "support/timing.hpp"
 
 #include <weft/weft.hpp>
@@ -25,16 +26,7 @@ struct TwoWorkers {
   TwoWorkers() { weft::configure({.threads = 2}); }
 } const two_workers;
 
-struct Pipe {
-  int fds[2] = {-1, -1};
-  Pipe() { REQUIRE(::pipe(fds) == 0); }
-  ~Pipe() {
-    ::close(fds[0]);
-    ::close(fds[1]);
-  }
-  int in() const { return fds[0]; }
-  int out() const { return fds[1]; }
-};
+using weft_test::Pipe;
 
 // A fiber parked in read() on `fd` on the worker other than `busy_thread`; returns how
 // long it took to wake after the byte was written, while a fiber keeps `busy_thread`'s
