@@ -39,8 +39,13 @@ class FiberLock : public boost::fibers::detail::spinlock_lock {
 using FiberLock = boost::fibers::detail::spinlock_lock;
 #endif
 
-inline void acquire(FiberSpinlock& s) noexcept {
-  while (!s.try_lock()) detail::spin_pause();
+// `Pause` runs between tries: a spin-wait hint for fibers, whose lock holders run on
+// other CPUs for a few instructions; sched_yield for plain threads, which can be many
+// more than the CPUs (a wake_all wakes them all at once) and would otherwise keep the
+// holder from running.
+template <class Pause = decltype(&detail::spin_pause)>
+inline void acquire(FiberSpinlock& s, Pause pause = &detail::spin_pause) noexcept {
+  while (!s.try_lock()) pause();
 #ifdef WEFT_TSAN_BUILD
   __tsan_acquire(&s);
 #endif
@@ -52,9 +57,10 @@ inline void acquire(FiberSpinlock& s) noexcept {
   return FiberLock(s, std::adopt_lock);
 }
 
-// Takes the lock again after suspend() released it.
-inline void relock(FiberLock& lk) noexcept {
-  acquire(*lk.mutex());
+// Takes the lock again after suspend() released it (or a plain thread's unlock()).
+template <class Pause = decltype(&detail::spin_pause)>
+inline void relock(FiberLock& lk, Pause pause = &detail::spin_pause) noexcept {
+  acquire(*lk.mutex(), pause);
   FiberLock held(*lk.mutex(), std::adopt_lock);
   lk.swap(held);
   held.release();  // it owned nothing after the swap

@@ -7,6 +7,8 @@
 
 #include <boost/fiber/scheduler.hpp>
 
+#include <sched.h>
+
 namespace weft::rt {
 
 using detail::Waiter;
@@ -104,7 +106,7 @@ ParkResult park_plain_thread(WaitList& list, FiberLock& lk,
     PoolThreadWaiting in_pool_wait;  // a blocking pool thread lends its slot meanwhile
     (void)park_thread(w.woken, deadline);
   }
-  relock(lk);
+  relock(lk, [] { ::sched_yield(); });
   // Under the lock a waker has either unlinked w and woken it, or not come: then w is
   // still listed and must leave before its frame does.
   if (!w.linked) return w.outcome;

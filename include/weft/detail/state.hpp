@@ -57,8 +57,10 @@ class StateBase {
   static void operator delete(void* p, std::size_t size) noexcept { free_state(p, size); }
   // Over-aligned results (rare) bypass the free lists.
   static void* operator new(std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
-  static void operator delete(void* p, std::size_t size, std::align_val_t align) noexcept {
-    ::operator delete(p, size, align);
+  static void operator delete(void* p, std::size_t, std::align_val_t align) noexcept {
+    // The unsized form: clang (14) declares the sized global one only with
+    // -fsized-deallocation, which it does not enable by default.
+    ::operator delete(p, align);
   }
 
   StateBase() = default;
