@@ -33,7 +33,7 @@ using weft::WaitKind;
 struct FiberRecord final : boost::fibers::fiber_properties {
   FiberRecord(std::uint64_t id, const std::string* name, unsigned worker,
               boost::fibers::context* ctx) noexcept
-      : fiber_properties(ctx), id(id), name(name), worker(worker), ctx(ctx) {}
+      : fiber_properties(ctx), id(id), name(name), worker(worker) {}
   FiberRecord(const FiberRecord&) = delete;
   FiberRecord& operator=(const FiberRecord&) = delete;
   // Boost deletes the properties a context holds when they are replaced; a record's memory
@@ -47,7 +47,6 @@ struct FiberRecord final : boost::fibers::fiber_properties {
   const std::uint64_t id;          // unique in the process, from 1
   const std::string* const name;   // the task's (lives as long as the record); null: none
   const unsigned worker;           // index of the worker it runs on
-  boost::fibers::context* const ctx;
   std::atomic<FiberState> state{FiberState::running};
   std::atomic<WaitKind> wait{WaitKind::none};
   std::atomic<const void*> wait_object{nullptr};  // the state, list or fd entry waited on
