@@ -46,18 +46,33 @@ void FiberRecord::end_wait() noexcept {
   wait.store(WaitKind::none, std::memory_order_relaxed);
 }
 
-void RecordList::add(FiberRecord& r) noexcept {
+void RecordList::list_unlisted() noexcept {
+  FiberRecord& r = *unlisted_.load(std::memory_order_relaxed);
+  // Boost calls this only with no properties set, so it deletes nothing.
+  r.context()->set_properties(&r);
+  r.listed = true;
   std::lock_guard lk(lock_);
   r.prev = nullptr;
   r.next = head_;
   if (head_ != nullptr) head_->prev = &r;
   head_ = &r;
+  unlisted_.store(nullptr, std::memory_order_relaxed);
 }
 
-void RecordList::remove(FiberRecord& r) noexcept {
-  std::lock_guard lk(lock_);
-  (r.prev != nullptr ? r.prev->next : head_) = r.next;
-  if (r.next != nullptr) r.next->prev = r.prev;
+void RecordList::retire(FiberRecord& r) noexcept {
+  if (!r.listed) {
+    // A walker reads the unlisted record under the lock, so taking it here waits for one.
+    std::lock_guard lk(lock_);
+    unlisted_.store(nullptr, std::memory_order_relaxed);
+    return;
+  }
+  {
+    std::lock_guard lk(lock_);
+    (r.prev != nullptr ? r.prev->next : head_) = r.next;
+    if (r.next != nullptr) r.next->prev = r.prev;
+  }
+  // Ends the record's lifetime through Boost's delete (FiberRecord::operator delete).
+  r.context()->set_properties(nullptr);
 }
 
 }  // namespace weft::rt

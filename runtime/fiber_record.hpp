@@ -3,10 +3,17 @@
 //
 // A record lives on its fiber's own stack, in the frame that runs the task, so it costs
 // no allocation: it exists from the fiber's first run to the end of its task (a fiber
-// queued but never run has none yet). The running fiber finds it in O(1) as its Boost
-// context's properties (Boost.Fiber's hook for per-fiber data), and it is linked into its
-// worker's RecordList, which another thread may walk under the list's lock; a record
-// leaves the list before its frame does, so a walker never sees a dead one.
+// queued but never run has none yet).
+//
+// Listed lazily. Most fibers run to their end without ever leaving the CPU (a spawn and a
+// join of a short task), and for them the bookkeeping a walker needs would cost a tenth
+// of the spawn. So a starting fiber's record is only the worker's `unlisted` one, and the
+// scheduler lists it (links it into its worker's RecordList and hangs it on the Boost
+// context as its properties, Boost.Fiber's hook for per-fiber data) the first time the
+// fiber leaves the CPU alive, whatever made it leave. Hence: the running fiber finds its
+// record in O(1), as its context's properties or else its worker's unlisted record; a
+// walker on another thread sees, under the list's lock, every listed record plus the
+// unlisted one; and a record leaves both before its frame goes.
 //
 // Who writes what: the fiber itself writes its wait (begin_wait / end_wait, around each
 // park) and its state on resuming; a waker writes `runnable` when it makes the fiber ready.
@@ -47,6 +54,7 @@ struct FiberRecord final : boost::fibers::fiber_properties {
   const std::uint64_t id;          // unique in the process, from 1
   const std::string* const name;   // the task's (lives as long as the record); null: none
   const unsigned worker;           // index of the worker it runs on
+  boost::fibers::context* context() const noexcept { return ctx_; }
   std::atomic<FiberState> state{FiberState::running};
   std::atomic<WaitKind> wait{WaitKind::none};
   std::atomic<const void*> wait_object{nullptr};  // the state, list or fd entry waited on
@@ -54,25 +62,35 @@ struct FiberRecord final : boost::fibers::fiber_properties {
   std::atomic<std::int64_t> wait_since_ns{0};      // CLOCK_MONOTONIC_COARSE
   std::atomic<std::int64_t> wait_deadline_ns{-1};  // CLOCK_MONOTONIC; -1: none
 
+  bool listed = false;          // set and read by the record's worker only
   FiberRecord* prev = nullptr;  // guarded by the RecordList's lock
   FiberRecord* next = nullptr;
 };
 
-// The records of one worker's fibers. add/remove on the worker's thread; for_each from any.
+// The records of one worker's fibers (see the top of this file). The worker's thread
+// starts, lists and retires records; for_each may run on any thread.
 class RecordList {
  public:
-  void add(FiberRecord& r) noexcept;
-  void remove(FiberRecord& r) noexcept;
+  // A fiber starts running with r as its record, not listed yet.
+  void start(FiberRecord& r) noexcept { unlisted_.store(&r, std::memory_order_release); }
+  // The started record not listed yet (the running fiber's), or null. Worker thread only.
+  FiberRecord* unlisted() const noexcept { return unlisted_.load(std::memory_order_relaxed); }
+  // Lists the unlisted record: its fiber is about to leave the CPU for the first time.
+  void list_unlisted() noexcept;
+  // r's fiber ends: r leaves the list or the unlisted slot, before its frame does.
+  void retire(FiberRecord& r) noexcept;
   // f(const FiberRecord&) for each record, under the lock: f must not block or park.
   template <class F>
   void for_each(F f) const {
     std::lock_guard lk(lock_);
     for (const FiberRecord* r = head_; r != nullptr; r = r->next) f(*r);
+    if (const FiberRecord* r = unlisted_.load(std::memory_order_acquire)) f(*r);
   }
 
  private:
   mutable detail::Spinlock lock_;
-  FiberRecord* head_ = nullptr;
+  FiberRecord* head_ = nullptr;                     // guarded by lock_
+  std::atomic<FiberRecord*> unlisted_{nullptr};     // cleared under lock_
 };
 
 // A new fiber id: taken from a per-thread block, so spawning fibers on several workers

@@ -3,6 +3,8 @@
 
 namespace weft::rt {
 
-void start_fiber(detail::StateBase* task, FiberBody body) { create_task_fiber(task, body); }
+void start_fiber(boost::fibers::scheduler& sched, detail::StateBase* task, FiberBody body) {
+  create_task_fiber(sched, task, body);
+}
 
 }  // namespace weft::rt

@@ -72,7 +72,7 @@ ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::
                       WaitReason why, boost::fibers::context* me) noexcept {
   Waiter w;
   w.fiber = me;
-  w.record = static_cast<FiberRecord*>(me->get_properties());  // null in a worker's main context
+  w.record = Worker::current_record();  // null in a worker's main context
   const bool timed = deadline != std::chrono::steady_clock::time_point::max();
   link(list, w);
   for (;;) {

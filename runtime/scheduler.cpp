@@ -57,6 +57,7 @@ boost::fibers::context* FiberAlgorithm::choose_next() noexcept {
   // lock of its wait list held (Boost releases it after the switch), and dispatching an
   // event that needs that lock would spin on it for ever.
   boost::fibers::context* caller = Worker::running_context();
+  worker_.leaving_cpu();
   if (++picks_since_poll_ >= kPollEvery && caller != nullptr &&
       caller->is_context(boost::fibers::type::dispatcher_context)) {
     picks_since_poll_ = 0;

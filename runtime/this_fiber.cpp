@@ -26,7 +26,7 @@ void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
 namespace this_fiber {
 void yield() {
   if (boost::fibers::context* me = rt::Worker::current_fiber()) {
-    auto* record = static_cast<rt::FiberRecord*>(me->get_properties());
+    rt::FiberRecord* record = rt::Worker::current_record();
     if (record != nullptr) record->state.store(rt::FiberState::runnable, std::memory_order_relaxed);
     me->yield();
     if (record != nullptr) record->state.store(rt::FiberState::running, std::memory_order_relaxed);

@@ -28,24 +28,6 @@ Worker::Worker(Runtime& runtime, unsigned index) : runtime_(runtime), index_(ind
   }
 }
 
-Worker* Worker::current() noexcept { return thread_context().worker; }
-
-bool Worker::is_worker_thread() noexcept { return thread_context().worker_thread; }
-
-boost::fibers::context* Worker::running_context() noexcept { return thread_context().running; }
-
-void Worker::set_running_context(boost::fibers::context* ctx) noexcept { thread_context().running = ctx; }
-
-boost::fibers::context* Worker::current_fiber() noexcept {
-  boost::fibers::context* ctx = thread_context().running;
-  if (ctx == nullptr || !ctx->is_context(boost::fibers::type::worker_context)) return nullptr;
-  return ctx;  // not a worker's main context, nor Boost's dispatcher
-}
-
-boost::fibers::scheduler* Worker::current_scheduler() noexcept {
-  return thread_context().worker != nullptr ? thread_context().worker->scheduler_ : nullptr;
-}
-
 void Worker::start() {
   std::atomic<bool> started{false};
   thread_ = std::thread([this, &started] { thread_main(started); });
@@ -94,26 +76,22 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
   };
   {
     NewFiberScope scope(nested);
-    start_fiber(task.get(), [](detail::StateBase* given) noexcept {
+    start_fiber(*scheduler_, task.get(), [](detail::StateBase* given) noexcept {
       {
         TaskPtr mine(given, /*add_ref=*/false);  // released before the fiber ends
         Worker& here = *thread_context().worker;  // fibers never move once started
         // Kept rather than read again at the end: in a child forked from this fiber the
         // thread context no longer names it.
         boost::fibers::context* const me = thread_context().running;
-        // Ended by Boost's delete in set_properties(nullptr), not by this scope (see
-        // FiberRecord::operator delete).
         alignas(FiberRecord) unsigned char storage[sizeof(FiberRecord)];
         auto* record = new (storage) FiberRecord(next_fiber_id(), mine->name(), here.index_, me);
-        me->set_properties(record);
-        here.records_.add(*record);
+        here.records_.start(*record);
         mine->set_producer(thread_context().running);
         mine->run_task();
         // A flattening task completes later, from another fiber; once this one ends its
         // context address is reused.
         mine->set_producer(nullptr);
-        here.records_.remove(*record);  // before `mine`, which owns the name, goes
-        me->set_properties(nullptr);
+        here.records_.retire(*record);  // before `mine`, which owns the name, goes
       }
       stack_fiber_ended(thread_context().running);
     });

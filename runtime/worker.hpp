@@ -7,6 +7,7 @@
 #include "fiber_record.hpp"
 #include "reactor_backend.hpp"
 #include "spinlock.hpp"
+#include "thread_context.hpp"
 
 #include <weft/detail/state.hpp>
 
@@ -36,24 +37,37 @@ class Worker {
   void start();
 
   // The worker whose thread is calling, or null on any other thread.
-  static Worker* current() noexcept;
+  static Worker* current() noexcept { return thread_context().worker; }
   // True on a worker thread, and also on a forked child's copy of one (where current() is
   // null): a thread whose thread_locals include a Boost.Fiber scheduler with fibers.
-  static bool is_worker_thread() noexcept;
+  static bool is_worker_thread() noexcept { return thread_context().worker_thread; }
   // On a worker thread: the fiber context running now (kept by FiberAlgorithm::pick_next,
   // so it costs no call into Boost). Null on other threads.
-  static boost::fibers::context* running_context() noexcept;
-  static void set_running_context(boost::fibers::context* ctx) noexcept;
+  static boost::fibers::context* running_context() noexcept { return thread_context().running; }
+  static void set_running_context(boost::fibers::context* ctx) noexcept { thread_context().running = ctx; }
   // The running weft fiber on this thread, or null: on a plain thread, and in a worker's
   // main or dispatcher context.
-  static boost::fibers::context* current_fiber() noexcept;
+  static boost::fibers::context* current_fiber() noexcept {
+    boost::fibers::context* ctx = thread_context().running;
+    return ctx != nullptr && ctx->is_context(boost::fibers::type::worker_context) ? ctx : nullptr;
+  }
   // This worker thread's Boost.Fiber scheduler, or null on other threads.
-  static boost::fibers::scheduler* current_scheduler() noexcept;
+  static boost::fibers::scheduler* current_scheduler() noexcept {
+    Worker* w = thread_context().worker;
+    return w != nullptr ? w->scheduler_ : nullptr;
+  }
   // The record of the running weft fiber (fiber_record.hpp), or null where current_fiber()
-  // is null.
+  // is null: its context's properties once listed, its worker's unlisted record before.
   static FiberRecord* current_record() noexcept {
-    boost::fibers::context* ctx = running_context();
-    return ctx != nullptr ? static_cast<FiberRecord*>(ctx->get_properties()) : nullptr;
+    ThreadContext& tc = thread_context();
+    if (tc.running == nullptr) return nullptr;
+    if (auto* listed = static_cast<FiberRecord*>(tc.running->get_properties())) return listed;
+    return tc.worker != nullptr ? tc.worker->records_.unlisted() : nullptr;
+  }
+  // Called by the scheduler as the running context leaves the CPU: lists its record if
+  // this is the first time (fiber_record.hpp).
+  void leaving_cpu() noexcept {
+    if (records_.unlisted() != nullptr) records_.list_unlisted();
   }
 
   // This worker's fibers, for walks from any thread.

@@ -8,11 +8,14 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/fiber/operations.hpp>
+
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
@@ -179,6 +182,39 @@ TEST_CASE("a woken fiber's record says so, and a running one's says running") {
   go.set_value();
   parked.get();
   for (const auto& f : weft::list_fibers()) CHECK(f.name != "waits");
+}
+
+TEST_CASE("a fiber that never left the CPU is listed, and so is one that left it through Boost") {
+  // Records are listed lazily, on a fiber's first switch-out (fiber_record.hpp): until
+  // then a walker must still find the worker's running fiber.
+  std::atomic<bool> release{false};
+  auto spinner = weft::spawn(weft::FiberOptions{"spinner"}, [&] {
+    while (!release.load(std::memory_order_acquire)) {
+    }  // holds its worker without a switch
+  });
+  std::atomic<bool> boost_yielded{false};
+  auto yielder = weft::spawn(weft::FiberOptions{"boost yielder"}, [&] {
+    boost::this_fiber::yield();  // leaves the CPU without weft's park or yield
+    boost_yielded.store(true);
+    while (!release.load(std::memory_order_acquire)) boost::this_fiber::yield();
+  });
+  std::map<std::string, weft::FiberInfo> seen;
+  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < give_up) {
+    seen = by_name(weft::list_fibers());
+    if (seen.count("spinner") == 1 && boost_yielded.load() && seen.count("boost yielder") == 1) break;
+    std::this_thread::sleep_for(5ms);
+  }
+  release.store(true);
+  spinner.get();
+  yielder.get();
+  REQUIRE(seen.count("spinner") == 1);
+  CHECK(seen["spinner"].state == weft::FiberState::running);
+  CHECK(seen["spinner"].id != 0);
+  CHECK(seen.count("boost yielder") == 1);
+  const auto after = by_name(weft::list_fibers());
+  CHECK(after.count("spinner") == 0);  // gone once ended, listed or not
+  CHECK(after.count("boost yielder") == 0);
 }
 
 TEST_CASE("this_fiber::id and name: unique per fiber on every worker, 0 and empty off fibers") {
