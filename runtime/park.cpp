@@ -145,3 +145,27 @@ ParkResult park_until(std::chrono::steady_clock::time_point deadline, WaitReason
 }
 
 }  // namespace weft::rt
+
+namespace weft::detail {
+
+// <weft/detail/park.hpp>: the same calls for code outside the runtime, with the lock bare.
+
+void lock_wait(WaitLock& l) noexcept { rt::acquire(l); }
+
+void unlock_wait(WaitLock& l) noexcept {
+  rt::FiberLock held(l, std::adopt_lock);  // announces the release in a TSan build
+}
+
+ParkOutcome park_on(WaitList& list, WaitLock& l, std::chrono::steady_clock::time_point deadline,
+                    WaitKind why, const void* object) noexcept {
+  rt::FiberLock lk(l, std::adopt_lock);
+  const ParkOutcome outcome = rt::park(list, lk, deadline, {why, object});
+  (void)lk.release();  // held again, and still the caller's
+  return outcome;
+}
+
+bool wake_one_on(WaitList& list, ParkOutcome outcome) noexcept { return rt::wake_one(list, outcome); }
+
+std::size_t wake_all_on(WaitList& list, ParkOutcome outcome) noexcept { return rt::wake_all(list, outcome); }
+
+}  // namespace weft::detail

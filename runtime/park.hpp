@@ -30,6 +30,7 @@
 #include "fiber_lock.hpp"
 #include "fiber_record.hpp"
 
+#include <weft/detail/park.hpp>
 #include <weft/detail/wait_list.hpp>
 
 #include <boost/fiber/context.hpp>
@@ -43,7 +44,9 @@ namespace weft::rt {
 
 using detail::WaitList;
 
-enum class ParkResult : std::uint8_t { woken, timed_out, closed, cancelled };
+// The public tier names it detail::ParkOutcome (<weft/detail/park.hpp>, whose functions
+// forward here).
+using ParkResult = detail::ParkOutcome;
 
 // What the record of a parked fiber says it waits for.
 struct WaitReason {

@@ -35,7 +35,7 @@ for src in "$here"/*.cpp; do
   fi
 done
 climbing=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*["<][^">]*\.\./' \
-             "$root"/runtime "$root"/shims "$root"/net "$root"/process "$root"/include \
+             "$root"/runtime "$root"/shims "$root"/net "$root"/process "$root"/sync "$root"/include \
              "$root"/tests "$root"/bench "$root"/samples 2>/dev/null)
 if [[ -n "$climbing" ]]; then
   echo "FAIL includes that climb out of their folder (\"../\"):"; echo "$climbing"; failed=1
