@@ -9,8 +9,6 @@
 
 namespace weft::rt {
 
-void mark_next_fiber_new(bool is_new) noexcept { thread_context().next_fiber_is_new = is_new; }
-
 void FiberAlgorithm::awakened(boost::fibers::context* ctx) noexcept {
   if (ctx->is_context(boost::fibers::type::dispatcher_context)) {
     dispatcher_ = ctx;
@@ -36,8 +34,14 @@ bool FiberAlgorithm::has_new() const noexcept {
 boost::fibers::context* FiberAlgorithm::take_new() noexcept {
   const bool oldest = ++new_picks_ % kOldestEvery == 0;
   if (!new_local_.empty()) {
-    boost::fibers::context* ctx = oldest ? &new_local_.front() : &new_local_.back();
-    ctx->ready_unlink();
+    boost::fibers::context* ctx;
+    if (oldest) {
+      ctx = &new_local_.front();
+      new_local_.pop_front();  // inline, where ctx->ready_unlink() is a call into Boost
+    } else {
+      ctx = &new_local_.back();
+      new_local_.pop_back();
+    }
     return ctx;
   }
   boost::fibers::context* ctx =

@@ -31,6 +31,8 @@
 // turn after kPollEvery picks (its turn comes every kDispatchEvery picks at most).
 #pragma once
 
+#include "thread_context.hpp"
+
 #include <boost/fiber/algo/algorithm.hpp>
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/scheduler.hpp>
@@ -75,6 +77,6 @@ class FiberAlgorithm final : public boost::fibers::algo::algorithm {
 
 // Set while this thread creates a fiber spawned by a fiber, so awakened() files it as a
 // new one (see above).
-void mark_next_fiber_new(bool is_new) noexcept;
+inline void mark_next_fiber_new(bool is_new) noexcept { thread_context().next_fiber_is_new = is_new; }
 
 }  // namespace weft::rt
