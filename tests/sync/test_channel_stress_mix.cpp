@@ -31,7 +31,7 @@ namespace {
 constexpr int channels = 3;
 constexpr int fiber_actors = 6, thread_actors = 2;
 constexpr auto round_length = 150ms;
-constexpr auto budget = 2500ms;
+constexpr auto budget = 2000ms;
 
 using Value = std::uint64_t;
 using Chan = weft::Channel<Value>;
