@@ -119,6 +119,11 @@ struct NoHandler {
 
 }  // namespace detail
 
+template <class T, class F>
+class ReceiveCase;
+template <class T, class F>
+class SendCase;
+
 template <class T>
 class Channel {
   static_assert(std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>,
@@ -161,6 +166,18 @@ class Channel {
   template <class Clock, class Duration>
   bool send_until(T&& value, std::chrono::time_point<Clock, Duration> deadline) {
     return send_until_steady(std::move(value), detail::to_steady(deadline, "weft::Channel::send_until"));
+  }
+  template <class Rep, class Period>
+  bool send_for(const T& value, std::chrono::duration<Rep, Period> timeout)
+    requires std::copy_constructible<T>
+  {
+    return send_for(T(value), timeout);
+  }
+  template <class Clock, class Duration>
+  bool send_until(const T& value, std::chrono::time_point<Clock, Duration> deadline)
+    requires std::copy_constructible<T>
+  {
+    return send_until(T(value), deadline);
   }
 
   // The next value; std::nullopt once the channel is closed and every value sent before
@@ -212,9 +229,13 @@ class Channel {
   // Whether two handles refer to the same channel.
   friend bool operator==(const Channel& a, const Channel& b) noexcept { return a.state_ == b.state_; }
 
-  detail::ChannelCore& core() const noexcept { return *state_; }  // for select's cases
-
  private:
+  template <class U, class F>
+  friend class ReceiveCase;
+  template <class U, class F>
+  friend class SendCase;
+  detail::ChannelCore& core() const noexcept { return *state_; }
+
   bool send_until_steady(T&& value, std::chrono::steady_clock::time_point deadline) {
     return detail::run_one(*state_, &value, true, deadline, true);
   }
@@ -234,6 +255,8 @@ class Channel {
 };
 
 // ---- select ----------------------------------------------------------------------------
+// The case types are made by receive_case, send_case, timeout_case and default_case below,
+// and live only as select()'s arguments.
 
 template <class T, class F>
 class ReceiveCase {

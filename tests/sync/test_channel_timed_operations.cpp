@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -136,4 +137,13 @@ TEST_CASE("a timed-out receiver does not swallow a value sent right after") {
   sender.join();
   CHECK(got == values);  // catches a value handed to a receiver that had already timed out
   CHECK(sum == long{values} * (values - 1) / 2);
+}
+
+TEST_CASE("the timed sends take an lvalue of a copyable type and leave it as it was") {
+  weft::Channel<std::string> ch(1);
+  const std::string hello = "hello";
+  CHECK(ch.send_for(hello, 10ms));
+  CHECK(!ch.send_until(hello, std::chrono::steady_clock::now() + 10ms));  // full
+  CHECK(hello == "hello");
+  CHECK(ch.receive() == "hello");
 }
