@@ -4,6 +4,7 @@
 // std::system_error.
 #pragma once
 
+#include <stdexcept>
 #include <system_error>
 
 namespace weft {
@@ -23,6 +24,15 @@ class cancelled_error : public std::system_error {
  public:
   explicit cancelled_error(const char* what = "weft: cancelled before it started")
       : std::system_error(std::make_error_code(std::errc::operation_canceled), what) {}
+};
+
+// Thrown by a send on a closed weft::Channel (also by one parked when close() came, and by
+// a select whose chosen case is such a send) and by closing a channel twice: misuse, as
+// Go's panics for the same say, so a std::logic_error. Only the senders' side should close
+// a channel, once, after its last send.
+class channel_closed : public std::logic_error {
+ public:
+  explicit channel_closed(const char* what = "weft: send on a closed channel") : std::logic_error(what) {}
 };
 
 }  // namespace weft

@@ -1,0 +1,157 @@
+// The one engine under every channel operation: a blocking send is a select of one case.
+// Go's selectgo, in the same four steps:
+//   1. order: a random poll order (so among ready cases each is chosen with equal
+//      chance) and a lock order (by channel address, so two selects over the same
+//      channels cannot deadlock; a channel named twice is locked once);
+//   2. with every channel locked, run the first case that can complete now;
+//   3. if none can (and the caller may wait): queue one case on each channel, all
+//      pointing at one Parker on this stack, and park on it. The Parker's lock is taken
+//      before the channels' are released, so an operation that finds a queued case and
+//      claims it (case_queue.cpp) always finds its owner parked or about to be;
+//   4. once woken (or timed out), lock every channel again and unlink the cases nobody
+//      claimed. The winner moved the value while holding the Parker's lock, so reading
+//      `fired` under it is enough to know the value is there.
+// Waiting itself is the runtime's parking primitive (park_on): a fiber parks only itself,
+// a plain thread blocks, and a waker on any worker or thread makes it ready.
+#include "case_queue.hpp"
+#include "channel_ops.hpp"
+
+#include <weft/errors.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+
+namespace weft::sync {
+
+namespace {
+
+// A per-thread xorshift generator: the poll order needs speed and uniformity, not secrecy.
+std::uint32_t next_random() noexcept {
+  thread_local std::uint64_t state = [] {
+    std::uint64_t seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    seed ^= reinterpret_cast<std::uintptr_t>(&seed);
+    return seed | 1;
+  }();
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return static_cast<std::uint32_t>(state >> 32);
+}
+
+// A uniform index in [0, bound).
+std::uint16_t random_below(std::size_t bound) noexcept {
+  return static_cast<std::uint16_t>((static_cast<std::uint64_t>(next_random()) * bound) >> 32);
+}
+
+void shuffle_poll_order(std::uint16_t* order, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {  // Fisher-Yates, growing the permutation by one
+    const std::uint16_t j = random_below(i + 1);
+    if (j != i) order[i] = order[j];
+    order[j] = static_cast<std::uint16_t>(i);
+  }
+}
+
+void sort_lock_order(const SelectCase* cases, std::uint16_t* order, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {  // insertion sort: selects have a handful of cases
+    const std::uint16_t c = static_cast<std::uint16_t>(i);
+    std::size_t j = i;
+    for (; j > 0 && std::less<>{}(cases[c].channel, cases[order[j - 1]].channel); --j) order[j] = order[j - 1];
+    order[j] = c;
+  }
+}
+
+// Every channel of a select, locked in address order, each once.
+class ChannelLocks {
+ public:
+  ChannelLocks(const SelectCase* cases, const std::uint16_t* order, std::size_t n) noexcept
+      : cases_(cases), order_(order), n_(n) {
+    lock();
+  }
+  ~ChannelLocks() {
+    if (held_) unlock();
+  }
+  ChannelLocks(const ChannelLocks&) = delete;
+  ChannelLocks& operator=(const ChannelLocks&) = delete;
+
+  void lock() noexcept {
+    for (std::size_t i = 0; i < n_; ++i) {
+      if (!repeats(i)) detail::lock_wait(channel(i).lock);
+    }
+    held_ = true;
+  }
+  void unlock() noexcept {
+    for (std::size_t i = n_; i-- > 0;) {
+      if (!repeats(i)) detail::unlock_wait(channel(i).lock);
+    }
+    held_ = false;
+  }
+
+ private:
+  ChannelCore& channel(std::size_t i) const noexcept { return *cases_[order_[i]].channel; }
+  bool repeats(std::size_t i) const noexcept { return i > 0 && &channel(i) == &channel(i - 1); }
+
+  const SelectCase* cases_;
+  const std::uint16_t* order_;
+  std::size_t n_;
+  bool held_ = false;
+};
+
+CaseQueue& queue_for(SelectCase& c) noexcept { return c.is_send ? c.channel->senders : c.channel->receivers; }
+
+}  // namespace
+
+}  // namespace weft::sync
+
+namespace weft::detail {
+
+std::size_t select_cases(SelectCase* cases, std::uint16_t* scratch, std::size_t n,
+                         std::chrono::steady_clock::time_point deadline, bool may_wait) {
+  using sync::CaseResult;
+  std::uint16_t* poll_order = scratch;
+  std::uint16_t* lock_order = scratch + n;
+  sync::shuffle_poll_order(poll_order, n);
+  sync::sort_lock_order(cases, lock_order, n);
+
+  sync::ChannelLocks locks(cases, lock_order, n);
+  for (std::size_t k = 0; k < n; ++k) {
+    SelectCase& c = cases[poll_order[k]];
+    const CaseResult r = c.is_send ? sync::run_send_locked(*c.channel, c.slot)
+                                   : sync::run_receive_locked(*c.channel, c.slot);
+    if (r == CaseResult::done) return poll_order[k];
+    if (r == CaseResult::send_on_closed) {
+      locks.unlock();
+      throw channel_closed();
+    }
+  }
+  const bool timed = deadline != std::chrono::steady_clock::time_point::max();
+  if (!may_wait || (timed && std::chrono::steady_clock::now() >= deadline)) return n;
+
+  Parker parker;
+  for (std::size_t i = 0; i < n; ++i) {
+    cases[i].parker = &parker;
+    cases[i].index = static_cast<int>(i);
+    sync::enqueue_locked(sync::queue_for(cases[i]), cases[i]);
+  }
+  lock_wait(parker.lock);
+  locks.unlock();
+  (void)park_on(parker.sleeper, parker.lock, deadline, WaitKind::channel, n > 0 ? cases[0].channel : nullptr);
+  if (parker.fired == -1) parker.fired = -2;  // timed out: no operation may claim it now
+  const int fired = parker.fired;
+  const bool by_close = parker.fired_by_close;
+  unlock_wait(parker.lock);
+
+  // A lone case that fired was unlinked by its claimer, who is done with it.
+  if (n > 1 || fired < 0) {
+    locks.lock();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (cases[i].queued) sync::dequeue_locked(sync::queue_for(cases[i]), cases[i]);
+    }
+    locks.unlock();
+  }
+  if (fired < 0) return n;
+  if (by_close && cases[fired].is_send) throw channel_closed("weft: channel closed while a send waited");
+  return static_cast<std::size_t>(fired);
+}
+
+}  // namespace weft::detail
