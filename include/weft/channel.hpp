@@ -7,7 +7,8 @@
 //   jobs.close();
 //
 // A Channel is a handle, like Go's chan: copies refer to the same channel, so pass it to
-// fibers and threads by value. The channel lives while a handle does. T may be move-only;
+// fibers and threads by value. As with a shared_ptr, a const handle still sends and
+// receives (a lambda's by-value capture is const). The channel lives while a handle does. T may be move-only;
 // its move constructor must not throw (values are moved while the channel is locked).
 //
 // Semantics (Go's):
@@ -147,34 +148,34 @@ class Channel {
 
   // Waits until a receiver takes `value` or the buffer has room for it. Throws
   // channel_closed if the channel is closed, or closes while this waits.
-  void send(T value) { (void)detail::run_one(*state_, &value, true, detail::no_deadline, true); }
+  void send(T value) const { (void)detail::run_one(*state_, &value, true, detail::no_deadline, true); }
 
   // The forms that may give up return false if they did, leaving `value` as it was
   // (try_send: no receiver waiting and no room; send_for/until: none before the deadline).
   // All throw channel_closed as send() does.
-  bool try_send(T&& value) { return detail::run_one(*state_, &value, true, detail::no_deadline, false); }
-  bool try_send(const T& value)
+  bool try_send(T&& value) const { return detail::run_one(*state_, &value, true, detail::no_deadline, false); }
+  bool try_send(const T& value) const
     requires std::copy_constructible<T>
   {
     T copy(value);
     return try_send(std::move(copy));
   }
   template <class Rep, class Period>
-  bool send_for(T&& value, std::chrono::duration<Rep, Period> timeout) {
+  bool send_for(T&& value, std::chrono::duration<Rep, Period> timeout) const {
     return send_until_steady(std::move(value), detail::deadline_after(timeout, "weft::Channel::send_for"));
   }
   template <class Clock, class Duration>
-  bool send_until(T&& value, std::chrono::time_point<Clock, Duration> deadline) {
+  bool send_until(T&& value, std::chrono::time_point<Clock, Duration> deadline) const {
     return send_until_steady(std::move(value), detail::to_steady(deadline, "weft::Channel::send_until"));
   }
   template <class Rep, class Period>
-  bool send_for(const T& value, std::chrono::duration<Rep, Period> timeout)
+  bool send_for(const T& value, std::chrono::duration<Rep, Period> timeout) const
     requires std::copy_constructible<T>
   {
     return send_for(T(value), timeout);
   }
   template <class Clock, class Duration>
-  bool send_until(const T& value, std::chrono::time_point<Clock, Duration> deadline)
+  bool send_until(const T& value, std::chrono::time_point<Clock, Duration> deadline) const
     requires std::copy_constructible<T>
   {
     return send_until(T(value), deadline);
@@ -182,7 +183,7 @@ class Channel {
 
   // The next value; std::nullopt once the channel is closed and every value sent before
   // has been received. Never throws.
-  std::optional<T> receive() {
+  std::optional<T> receive() const {
     std::optional<T> got;
     (void)detail::run_one(*state_, &got, false, detail::no_deadline, true);
     return got;
@@ -190,18 +191,18 @@ class Channel {
 
   // The forms that may give up say why there is no value: closed (and drained), or
   // empty (try_receive: nothing to take without waiting) / timed_out (receive_for/until).
-  Received<T> try_receive() { return receive_until_steady(detail::no_deadline, false); }
+  Received<T> try_receive() const { return receive_until_steady(detail::no_deadline, false); }
   template <class Rep, class Period>
-  Received<T> receive_for(std::chrono::duration<Rep, Period> timeout) {
+  Received<T> receive_for(std::chrono::duration<Rep, Period> timeout) const {
     return receive_until_steady(detail::deadline_after(timeout, "weft::Channel::receive_for"), true);
   }
   template <class Clock, class Duration>
-  Received<T> receive_until(std::chrono::time_point<Clock, Duration> deadline) {
+  Received<T> receive_until(std::chrono::time_point<Clock, Duration> deadline) const {
     return receive_until_steady(detail::to_steady(deadline, "weft::Channel::receive_until"), true);
   }
 
   // See the top of this file. Throws channel_closed if already closed.
-  void close() { detail::close_channel(*state_); }
+  void close() const { detail::close_channel(*state_); }
 
   // for (T v : ch): receives until the channel is closed and drained.
   class iterator {
@@ -209,7 +210,7 @@ class Channel {
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     iterator() = default;
-    explicit iterator(Channel& ch) : channel_(&ch), current_(ch.receive()) {}
+    explicit iterator(const Channel& ch) : channel_(&ch), current_(ch.receive()) {}
     // Moves the current value out: read it once per step.
     T operator*() { return std::move(*current_); }
     iterator& operator++() {
@@ -220,10 +221,10 @@ class Channel {
     friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return !it.current_; }
 
    private:
-    Channel* channel_ = nullptr;
+    const Channel* channel_ = nullptr;
     std::optional<T> current_;
   };
-  iterator begin() { return iterator(*this); }
+  iterator begin() const { return iterator(*this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 
   // Whether two handles refer to the same channel.
@@ -236,10 +237,10 @@ class Channel {
   friend class SendCase;
   detail::ChannelCore& core() const noexcept { return *state_; }
 
-  bool send_until_steady(T&& value, std::chrono::steady_clock::time_point deadline) {
+  bool send_until_steady(T&& value, std::chrono::steady_clock::time_point deadline) const {
     return detail::run_one(*state_, &value, true, deadline, true);
   }
-  Received<T> receive_until_steady(std::chrono::steady_clock::time_point deadline, bool may_wait) {
+  Received<T> receive_until_steady(std::chrono::steady_clock::time_point deadline, bool may_wait) const {
     Received<T> r;
     if (!detail::run_one(*state_, &r.value, false, deadline, may_wait)) {
       r.status = may_wait ? ReceiveStatus::timed_out : ReceiveStatus::empty;
@@ -262,7 +263,7 @@ template <class T, class F>
 class ReceiveCase {
  public:
   static constexpr bool on_channel = true;
-  ReceiveCase(Channel<T>& ch, F on_value) : channel_(ch.core()), on_value_(std::move(on_value)) {}
+  ReceiveCase(const Channel<T>& ch, F on_value) : channel_(ch.core()), on_value_(std::move(on_value)) {}
   void describe(detail::SelectCase& c) noexcept {
     c.channel = &channel_;
     c.slot = &got_;
@@ -279,7 +280,7 @@ template <class T, class F>
 class SendCase {
  public:
   static constexpr bool on_channel = true;
-  SendCase(Channel<T>& ch, T value, F on_sent)
+  SendCase(const Channel<T>& ch, T value, F on_sent)
       : channel_(ch.core()), value_(std::move(value)), on_sent_(std::move(on_sent)) {}
   void describe(detail::SelectCase& c) noexcept {
     c.channel = &channel_;
@@ -315,12 +316,12 @@ class OtherwiseCase {
 
 // Runs on_value(std::optional<T>) with the value received (std::nullopt: closed).
 template <class T, class F = detail::NoHandler>
-ReceiveCase<T, F> receive_case(Channel<T>& ch, F on_value = {}) {
+ReceiveCase<T, F> receive_case(const Channel<T>& ch, F on_value = {}) {
   return ReceiveCase<T, F>(ch, std::move(on_value));
 }
 // Sends `value`, then runs on_sent().
 template <class T, class F = detail::NoHandler>
-SendCase<T, F> send_case(Channel<T>& ch, std::type_identity_t<T> value, F on_sent = {}) {
+SendCase<T, F> send_case(const Channel<T>& ch, std::type_identity_t<T> value, F on_sent = {}) {
   return SendCase<T, F>(ch, std::move(value), std::move(on_sent));
 }
 // Runs on_timeout() if no other case could run before `deadline` (Deadline::none(): never).
