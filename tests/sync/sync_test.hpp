@@ -65,3 +65,19 @@ inline std::chrono::steady_clock::duration stress_budget() {
 }
 
 }  // namespace weft_test
+
+namespace weft_test {
+
+// Polls pred() every millisecond (a fiber sleeps, a thread sleeps) until it holds; false
+// after 10 s (times the slack).
+template <class Pred>
+bool eventually_in_test(Pred pred) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10 * WEFT_TEST_SLACK);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    weft::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace weft_test
