@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <random>
@@ -78,6 +79,35 @@ bool eventually_in_test(Pred pred) {
     weft::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+}  // namespace weft_test
+
+namespace weft_test {
+
+// A seeded, time-bounded stress loop: runs round(rng, n) for n = 0, 1, ... until the
+// budget is spent, each round with a generator seeded from (seed, n). The seed is printed
+// first, so even a hang (ended by CTest's timeout) names it, and with every failure;
+// WEFT_SYNC_SEED=<seed> replays the same shapes (the interleavings are the machine's).
+template <class Round>
+void stress_loop(const char* name, Round round) {
+  const std::uint64_t seed = stress_seed();
+  std::fprintf(stderr, "%s: seed %llu (replay with WEFT_SYNC_SEED=%llu)\n", name,
+               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
+  INFO(name << ": seed " << seed << " (replay with WEFT_SYNC_SEED=" << seed << ")");
+  const auto stop = std::chrono::steady_clock::now() + stress_budget();
+  int rounds = 0;
+  for (; std::chrono::steady_clock::now() < stop; ++rounds) {
+    std::mt19937_64 rng(seed ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(rounds + 1)));
+    round(rng, rounds);
+  }
+  MESSAGE(name << ": " << rounds << " rounds");
+  CHECK(rounds > 0);
+}
+
+// A number in [lo, hi].
+inline int pick(std::mt19937_64& rng, int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng);
 }
 
 }  // namespace weft_test
