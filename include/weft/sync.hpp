@@ -21,6 +21,7 @@
 
 #include <weft/detail/deadline.hpp>
 #include <weft/detail/park.hpp>
+#include <weft/errors.hpp>
 #include <weft/fibers.hpp>
 
 #include <atomic>
@@ -122,7 +123,7 @@ class Mutex {
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
-  // Throws weft::deadlock_error if the caller holds it already.
+  // Throws weft::deadlock_error if the caller holds it already (so do the timed forms).
   void lock();
   // Never waits; false if anyone holds it, the caller included.
   bool try_lock() noexcept;
@@ -291,8 +292,9 @@ class Event {
   detail::WaitRoom room_;
 };
 
-// A counting semaphore (std::counting_semaphore's calls). release() hands permits to the
-// oldest waiters first; a new acquirer never takes one ahead of a waiter.
+// A counting semaphore (std::counting_semaphore's calls; try_acquire_for is the timed
+// acquire). release() hands permits to the oldest waiters first; a new acquirer never
+// takes one ahead of a waiter.
 class Semaphore {
  public:
   // Throws std::invalid_argument if `initial` is negative.
@@ -328,7 +330,8 @@ class Semaphore {
 
 // Go's sync.WaitGroup: add(n) before starting n pieces of work, done() as each ends,
 // wait() until all have. The counter may go up again after reaching zero; waiters woken
-// by the zero return.
+// by the zero return. A fiber waiting on a WaitGroup (or a Latch) is listed as waiting
+// on an event (WaitKind::event).
 class WaitGroup {
  public:
   WaitGroup() noexcept : counter_(0) {}
