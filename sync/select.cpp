@@ -110,8 +110,12 @@ std::size_t select_cases(SelectCase* cases, std::uint16_t* scratch, std::size_t 
   using sync::CaseResult;
   std::uint16_t* poll_order = scratch;
   std::uint16_t* lock_order = scratch + n;
-  sync::shuffle_poll_order(poll_order, n);
-  sync::sort_lock_order(cases, lock_order, n);
+  if (n == 1) {  // a plain send or receive: nothing to shuffle or sort (and no random draw)
+    poll_order[0] = lock_order[0] = 0;
+  } else {
+    sync::shuffle_poll_order(poll_order, n);
+    sync::sort_lock_order(cases, lock_order, n);
+  }
 
   sync::ChannelLocks locks(cases, lock_order, n);
   for (std::size_t k = 0; k < n; ++k) {
