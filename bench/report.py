@@ -59,6 +59,7 @@ def rss(rows):
 micro, wake, sky = load("micro.json"), load("wake.json"), load("skynet.json")
 shims, hiredis = load("shims.json"), load("hiredis.jsonl")
 go = load("go.jsonl")
+sync_1cpu, sync_all, go_sync = load("sync.json"), load("sync_threads.json"), load("go_sync.jsonl")
 rss_weft, rss_boost = load("rss_weft.jsonl"), load("rss_boost.jsonl")
 
 S = "ns_per_switch"
@@ -77,7 +78,7 @@ row("", "", w_yield, "raw context::fiber", gbench(micro, "BM_raw_context_switch"
 row("", "", w_yield, "Go Gosched (GOMAXPROCS=1)", peer(go, "gosched_pingpong", S))
 w_sj = gbench(micro, "BM_weft_spawn_join", SJ)
 row("spawn+join, serial", "ns", w_sj, "Boost.Fiber pooled stack",
-    gbench(micro, "BM_boost_spawn_join", SJ), ("ratio", 1.0))
+    gbench(micro, "BM_boost_spawn_join", SJ), ("ratio", 0.9))
 row("", "", w_sj, "Go go+WaitGroup", peer(go, "spawn_join", SJ))
 w_sjb = gbench(micro, "BM_weft_spawn_join_batch", SJ)
 row("spawn+join, batches of 1000", "ns", w_sjb, "Boost.Fiber pooled stack",
@@ -119,6 +120,26 @@ w_sky = gbench(sky, "BM_weft_skynet_1M", "cpu_time")
 row("skynet 1M, one worker", "ms", w_sky, "Go (GOMAXPROCS=1)", peer(go, "skynet_1M", "ms_median"),
     ("ratio", 1.0, "<"))
 row("", "", w_sky, "Boost.Fiber pooled stack", gbench(sky, "BM_boost_skynet_1M", "cpu_time"))
+# Coordination (issue 13). Throughput bars are written as time per value: "≥ 1.2x Go's
+# throughput" is "≤ 1/1.2 of Go's ns per value".
+row("Mutex lock+unlock, uncontended", "ns", gbench(sync_1cpu, "BM_weft_mutex_uncontended", "ns_per_lock_unlock"),
+    "std::mutex", gbench(sync_1cpu, "BM_std_mutex_uncontended", "ns_per_lock_unlock"), ("ratio", 1.2))
+row("", "", gbench(sync_1cpu, "BM_weft_mutex_uncontended", "ns_per_lock_unlock"), "Go sync.Mutex",
+    peer(go_sync, "mutex_uncontended", "ns_per_lock_unlock"))
+row("Mutex hand-off, two fibers, 1 worker", "ns", gbench(sync_1cpu, "BM_weft_mutex_handoff", "ns_per_handoff"),
+    "Go sync.Mutex (GOMAXPROCS=1)", peer(go_sync, "mutex_handoff", "ns_per_handoff"), ("ratio", 1.0))
+w_unbuf = gbench(sync_1cpu, "BM_weft_unbuffered_pingpong", H)
+row("unbuffered channel ping-pong", "ns/hop", w_unbuf, "Go chan (GOMAXPROCS=1)",
+    peer(go_sync, "chan_unbuffered_pingpong", H), ("ratio", 0.8))
+row("", "", w_unbuf, "Boost.Fiber unbuffered_channel", gbench(sync_1cpu, "BM_boost_unbuffered_pingpong", H))
+w_buf = gbench(sync_1cpu, "BM_weft_buffered_1024", "ns_per_value")
+row("buffered channel (1024), 1 producer 1 consumer", "ns/value", w_buf, "Go chan (GOMAXPROCS=1)",
+    peer(go_sync, "chan_buffered_1024", "ns_per_value"), ("ratio", round(1 / 1.2, 3)))
+row("", "", w_buf, "Boost.Fiber buffered_channel", gbench(sync_1cpu, "BM_boost_buffered_1024", "ns_per_value"),
+    ("ratio", 1.0))
+row("plain thread -> fiber through a Channel", "ns/value",
+    gbench(sync_all, "BM_weft_thread_to_fiber", "ns_per_value"), "mutex+condvar queue, 2 threads",
+    gbench(sync_all, "BM_threads_mutex_cv_queue", "ns_per_value"), ("ratio", 1.0))
 row("RSS per parked fiber (100k)", "KiB", rss(rss_weft), "Boost.Fiber pooled stack", rss(rss_boost),
     ("abs", 8))
 row("", "", rss(rss_weft), "Go goroutine on a channel", peer(go, "rss_parked", "kib_per_fiber"))

@@ -60,6 +60,13 @@ else
   echo "== hiredis: weft_hiredis not built or redis-server missing: skipped" >&2
 fi
 
+echo "== coordination: Mutex and Channel beside std::mutex and Boost.Fiber (one CPU)" >&2
+"${pin[@]}" "$bin/weft_sync_bench" --benchmark_filter=-thread "${gb[@]}" \
+  --benchmark_out="$results/sync.json" --benchmark_out_format=json >&2
+echo "== coordination: a plain thread feeding a fiber, beside two threads (all CPUs)" >&2
+"$bin/weft_sync_bench" --benchmark_filter=thread "${gb[@]}" \
+  --benchmark_out="$results/sync_threads.json" --benchmark_out_format=json >&2
+
 echo "== RSS per parked fiber (one process each)" >&2
 "${pin[@]}" "$bin/weft_rss" weft >"$results/rss_weft.jsonl"
 "${pin[@]}" "$bin/weft_rss" boost >"$results/rss_boost.jsonl"
@@ -79,6 +86,9 @@ if command -v go >/dev/null; then
   GOCACHE="$build/go/cache" GOPATH="$build/go/path" \
     go build -o "$build/go/skynet" "$root/bench/peers/skynet.go"
   GOMAXPROCS=1 "${pin[@]}" "$build/go/skynet" -reps "$reps" "${go_args[@]}" | tee "$results/go.jsonl" >&2
+  GOCACHE="$build/go/cache" GOPATH="$build/go/path" \
+    go build -o "$build/go/sync" "$root/bench/peers/sync.go"
+  GOMAXPROCS=1 "${pin[@]}" "$build/go/sync" -reps "$reps" | tee "$results/go_sync.jsonl" >&2
 else
   echo "== Go not installed: Go columns are n/a" >&2
 fi
