@@ -84,10 +84,10 @@ if command -v go >/dev/null; then
   [[ "${BENCH_SKIP_SKYNET:-0}" == 1 ]] && go_args+=(-skynet=false)
   mkdir -p "$build/go"
   GOCACHE="$build/go/cache" GOPATH="$build/go/path" \
-    go build -o "$build/go/skynet" "$root/bench/peers/skynet.go"
+    go build -o "$build/go/skynet" "$root/bench/peers/skynet.go" "$root/bench/peers/measure.go"
   GOMAXPROCS=1 "${pin[@]}" "$build/go/skynet" -reps "$reps" "${go_args[@]}" | tee "$results/go.jsonl" >&2
   GOCACHE="$build/go/cache" GOPATH="$build/go/path" \
-    go build -o "$build/go/sync" "$root/bench/peers/sync.go"
+    go build -o "$build/go/sync" "$root/bench/peers/sync.go" "$root/bench/peers/measure.go"
   GOMAXPROCS=1 "${pin[@]}" "$build/go/sync" -reps "$reps" | tee "$results/go_sync.jsonl" >&2
 else
   echo "== Go not installed: Go columns are n/a" >&2

@@ -2,31 +2,17 @@
 // resident memory per parked goroutine, Gosched ping-pong and spawn+join, measured the
 // way bench/*.cpp measure weft. Prints one JSON object per line.
 //
-//	go run skynet.go [-reps 5] [-parked 100000] [-skynet=false]
+//	go run skynet.go measure.go [-reps 5] [-parked 100000] [-skynet=false]
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
-	"time"
 )
-
-// CPU time of the process (user + system), as Google Benchmark's CPU time in
-// bench/*.cpp: on a shared machine it does not count time spent preempted.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 func skynet(c chan<- int64, num, size, div int64) {
 	if size == 1 {
@@ -43,19 +29,6 @@ func skynet(c chan<- int64, num, size, div int64) {
 		sum += <-rc
 	}
 	c <- sum
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
-func emit(fields map[string]any) {
-	fields["gomaxprocs"] = runtime.GOMAXPROCS(0)
-	fields["go"] = runtime.Version()
-	b, _ := json.Marshal(fields)
-	fmt.Println(string(b))
 }
 
 func benchSkynet(reps int) {
@@ -108,26 +81,6 @@ func benchParked(n int) {
 	wg.Wait()
 	emit(map[string]any{"bench": "rss_parked", "fibers": n, "rss_before_kib": before,
 		"rss_after_kib": after, "kib_per_fiber": float64(after-before) / float64(n)})
-}
-
-// Repeats f(iters) until it has taken a quarter of a second of CPU, reps times; the
-// median of ns per op.
-func timeOps(reps int, opsPerIter int, f func(iters int)) float64 {
-	var ns []float64
-	for r := 0; r < reps; r++ {
-		iters := 1000
-		for {
-			start := cpuTime()
-			f(iters)
-			d := cpuTime() - start
-			if d > 250*time.Millisecond {
-				ns = append(ns, float64(d.Nanoseconds())/float64(iters*opsPerIter))
-				break
-			}
-			iters *= 4
-		}
-	}
-	return median(ns)
 }
 
 func benchGosched(reps int) {

@@ -3,61 +3,14 @@
 // an unbuffered channel's ping-pong and a buffered channel's throughput, each measured the
 // way the C++ side measures weft's. Prints one JSON object per line.
 //
-//	go run sync.go [-reps 5]
+//	go run sync.go measure.go [-reps 5]
 package main
 
 import (
-	"encoding/json"
 	"flag"
-	"fmt"
 	"runtime"
-	"sort"
 	"sync"
-	"syscall"
-	"time"
 )
-
-// CPU time of the process (user + system), as Google Benchmark's CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func median(xs []float64) float64 {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
-
-func emit(fields map[string]any) {
-	fields["gomaxprocs"] = runtime.GOMAXPROCS(0)
-	fields["go"] = runtime.Version()
-	b, _ := json.Marshal(fields)
-	fmt.Println(string(b))
-}
-
-// Repeats f(iters) until one run takes a quarter of a second of CPU, reps times; the
-// median of ns per op.
-func timeOps(reps int, opsPerIter int, f func(iters int)) float64 {
-	var ns []float64
-	for r := 0; r < reps; r++ {
-		iters := 1000
-		for {
-			start := cpuTime()
-			f(iters)
-			d := cpuTime() - start
-			if d > 250*time.Millisecond {
-				ns = append(ns, float64(d.Nanoseconds())/float64(iters*opsPerIter))
-				break
-			}
-			iters *= 4
-		}
-	}
-	return median(ns)
-}
 
 func benchMutexUncontended(reps int) {
 	var mu sync.Mutex

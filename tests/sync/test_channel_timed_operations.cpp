@@ -5,6 +5,7 @@
 #include <weft/weft.hpp>
 
 #include "support/timing.hpp"
+#include "sync/timed.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,19 +19,9 @@ using weft::ReceiveStatus;
 using weft_test::ms;
 using weft_test::took;
 
-namespace {
-
-constexpr auto wait_for = 60ms;
-constexpr auto late_allowed = 200ms * WEFT_TEST_SLACK;
-
-// Runs f on a fiber and on a plain thread.
-template <class F>
-void in_fiber_and_thread(F f) {
-  SUBCASE("fiber") { weft::run(f); }
-  SUBCASE("plain thread") { std::thread(f).join(); }
-}
-
-}  // namespace
+using weft_test::in_fiber_and_thread;
+using weft_test::late_allowed;
+using weft_test::wait_for;
 
 TEST_CASE("receive_for times out on an empty channel, after about its timeout") {
   weft::Channel<int> ch(1);

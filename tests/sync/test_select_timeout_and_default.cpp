@@ -5,6 +5,7 @@
 #include <weft/weft.hpp>
 
 #include "support/timing.hpp"
+#include "sync/timed.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,18 +16,9 @@ using namespace std::chrono_literals;
 using weft_test::ms;
 using weft_test::took;
 
-namespace {
-
-constexpr auto wait_for = 60ms;
-constexpr auto late_allowed = 200ms * WEFT_TEST_SLACK;
-
-template <class F>
-void in_fiber_and_thread(F f) {
-  SUBCASE("fiber") { weft::run(f); }
-  SUBCASE("plain thread") { std::thread(f).join(); }
-}
-
-}  // namespace
+using weft_test::in_fiber_and_thread;
+using weft_test::late_allowed;
+using weft_test::wait_for;
 
 TEST_CASE("a default case fires at once when no other case is ready") {
   weft::Channel<int> empty, full(1);
