@@ -265,6 +265,7 @@ class ReceiveCase {
   static constexpr bool on_channel = true;
   ReceiveCase(const Channel<T>& ch, F on_value) : channel_(ch.core()), on_value_(std::move(on_value)) {}
   void describe(detail::SelectCase& c) noexcept {
+    got_.reset();  // a case passed to select() again must not hand on the last value
     c.channel = &channel_;
     c.slot = &got_;
   }
