@@ -48,7 +48,8 @@ void FiberRecord::end_wait() noexcept {
 
 void RecordList::list_unlisted() noexcept {
   FiberRecord& r = *unlisted_.load(std::memory_order_relaxed);
-  // Boost calls this only with no properties set, so it deletes nothing.
+  // An unlisted record was never set as properties, so the context has none and Boost
+  // deletes nothing here.
   r.context()->set_properties(&r);
   r.listed = true;
   std::lock_guard lk(lock_);
