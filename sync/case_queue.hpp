@@ -18,8 +18,10 @@ void dequeue_locked(CaseQueue& q, SelectCase& c) noexcept;
 
 // Takes parked cases off `q`, oldest first, until one whose select nobody has won yet;
 // returns it claimed (its Parker's `fired` says so) with its Parker's lock held, or null
-// once `q` is empty. The caller then moves the value and calls wake_claimed(). Needs the
-// channel's lock.
+// once `q` is empty. The caller then moves the value, releases the channels' locks (the
+// woken owner may free the channel at once) and calls wake_claimed(); close(), which wakes
+// with the lock held, marks the Parker fired_by_close so its owner waits for that lock.
+// Needs the channel's lock.
 SelectCase* claim_first_locked(CaseQueue& q) noexcept;
 
 // Wakes the owner of a claimed case and releases its Parker's lock; after this the case

@@ -21,11 +21,11 @@ std::size_t slot_after(const ChannelCore& ch, std::size_t slot, std::size_t step
 
 }  // namespace
 
-CaseResult run_send_locked(ChannelCore& ch, void* value) noexcept {
+CaseResult run_send_locked(ChannelCore& ch, void* value, SelectCase*& to_wake) noexcept {
   if (ch.closed) return CaseResult::send_on_closed;
   if (SelectCase* receiver = claim_first_locked(ch.receivers)) {
     ch.hand_over(value, receiver->slot);
-    wake_claimed(*receiver);
+    to_wake = receiver;
     return CaseResult::done;
   }
   if (ch.count < ch.capacity) {
@@ -36,7 +36,7 @@ CaseResult run_send_locked(ChannelCore& ch, void* value) noexcept {
   return CaseResult::would_wait;
 }
 
-CaseResult run_receive_locked(ChannelCore& ch, void* into) noexcept {
+CaseResult run_receive_locked(ChannelCore& ch, void* into, SelectCase*& to_wake) noexcept {
   if (SelectCase* sender = claim_first_locked(ch.senders)) {
     if (ch.capacity == 0) {
       ch.hand_over(sender->slot, into);
@@ -47,7 +47,7 @@ CaseResult run_receive_locked(ChannelCore& ch, void* into) noexcept {
       ch.store(ch.head, sender->slot);
       ch.head = slot_after(ch, ch.head, 1);
     }
-    wake_claimed(*sender);
+    to_wake = sender;
     return CaseResult::done;
   }
   if (ch.count > 0) {
@@ -69,7 +69,10 @@ void close_channel(ChannelCore& ch) {
     if (!ch.closed) {
       ch.closed = true;
       // Receivers are parked only on an empty buffer: they get nothing. Senders were not
-      // let in: they throw.
+      // let in: they throw. Each is woken with this lock still held, one Parker at a time
+      // (a select may have queued two cases here, and a spinlock cannot be taken twice);
+      // an owner woken by close takes this lock once more before it returns, so it cannot
+      // free the channel before this unlock is done (select.cpp).
       for (CaseQueue* q : {&ch.receivers, &ch.senders}) {
         while (SelectCase* c = sync::claim_first_locked(*q)) {
           c->parker->fired_by_close = true;

@@ -16,7 +16,12 @@ enum class CaseResult : unsigned char {
   send_on_closed,  // a send on a closed channel: the caller throws channel_closed
 };
 
-CaseResult run_send_locked(ChannelCore& ch, void* value) noexcept;
-CaseResult run_receive_locked(ChannelCore& ch, void* into) noexcept;
+// When the operation completed by pairing with a parked case, `to_wake` is that case,
+// claimed and with its Parker's lock held: the caller wakes it (wake_claimed) only after
+// releasing every channel lock it holds, because the woken owner may free the channel as
+// soon as it returns (a requester dropping its reply channel), and after that nobody may
+// touch the channel.
+CaseResult run_send_locked(ChannelCore& ch, void* value, detail::SelectCase*& to_wake) noexcept;
+CaseResult run_receive_locked(ChannelCore& ch, void* into, detail::SelectCase*& to_wake) noexcept;
 
 }  // namespace weft::sync

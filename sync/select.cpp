@@ -120,9 +120,14 @@ std::size_t select_cases(SelectCase* cases, std::uint16_t* scratch, std::size_t 
   sync::ChannelLocks locks(cases, lock_order, n);
   for (std::size_t k = 0; k < n; ++k) {
     SelectCase& c = cases[poll_order[k]];
-    const CaseResult r = c.is_send ? sync::run_send_locked(*c.channel, c.slot)
-                                   : sync::run_receive_locked(*c.channel, c.slot);
-    if (r == CaseResult::done) return poll_order[k];
+    SelectCase* to_wake = nullptr;
+    const CaseResult r = c.is_send ? sync::run_send_locked(*c.channel, c.slot, to_wake)
+                                   : sync::run_receive_locked(*c.channel, c.slot, to_wake);
+    if (r == CaseResult::done) {
+      locks.unlock();  // before the wake: the woken owner may free the channel at once
+      if (to_wake != nullptr) sync::wake_claimed(*to_wake);
+      return poll_order[k];
+    }
     if (r == CaseResult::send_on_closed) {
       locks.unlock();
       throw channel_closed();
@@ -145,8 +150,11 @@ std::size_t select_cases(SelectCase* cases, std::uint16_t* scratch, std::size_t 
   const bool by_close = parker.fired_by_close;
   unlock_wait(parker.lock);
 
-  // A lone case that fired was unlinked by its claimer, who is done with it.
-  if (n > 1 || fired < 0) {
+  // A lone case that fired by an operation was unlinked by its claimer, who released the
+  // channel's lock before the wake: the channel is not touched again, so the caller may
+  // free it once this returns. close() wakes with the lock held, so a case fired by it
+  // waits for that lock once, whatever else is left to unlink.
+  if (n > 1 || fired < 0 || by_close) {
     locks.lock();
     for (std::size_t i = 0; i < n; ++i) {
       if (cases[i].queued) sync::dequeue_locked(sync::queue_for(cases[i]), cases[i]);
