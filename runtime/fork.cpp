@@ -79,7 +79,11 @@ void in_child_after_fork() noexcept {
   unlock_stack_pool_after_fork();
   ++detail::fork_generation;
   // This thread, even if a copy of a worker or pool thread, is a plain thread now, whose
-  // calls are plain libc calls and whose waits do not use Boost.Fiber.
+  // calls are plain libc calls and whose waits do not use Boost.Fiber. If a fiber forked,
+  // the thread is that fiber to the locks it holds (sync/owner.hpp).
+  if (Worker::current_fiber() != nullptr && Worker::current_record() != nullptr) {
+    thread_context().lock_identity = Worker::current_record()->id;
+  }
   thread_context().reset_in_child();
   forget_fd_waits_in_child();
   forget_runtime_in_child();

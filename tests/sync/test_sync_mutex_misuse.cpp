@@ -83,3 +83,21 @@ TEST_CASE("locking a mutex one holds throws deadlock_error instead of hanging; t
   CHECK_THROWS_AS(m.lock(), weft::deadlock_error);
   m.unlock();
 }
+
+TEST_CASE("a fiber that ended holding the mutex stays its owner: a later fiber on its reused stack may not unlock") {
+  // Pooled stacks are reused last-freed first, so the next fiber on the same worker sits
+  // where the ended one did; an owner told apart by where its context lives (the first
+  // design) let that newcomer unlock. Many rounds on two workers make the reuse certain.
+  constexpr int kRounds = 200;
+  int refused = 0;
+  weft::run([&] {
+    for (int i = 0; i < kRounds; ++i) {
+      auto* m = new weft::Mutex;  // left locked by its owner, so never destroyed
+      weft::spawn([m] { m->lock(); }).get();
+      weft::sleep_for(std::chrono::milliseconds(1));  // its stack goes back to the pool
+      auto [code, msg] = weft::spawn([m] { return system_error_of([m] { m->unlock(); }); }).get();
+      if (code == std::errc::operation_not_permitted) ++refused;
+    }
+  });
+  CHECK(refused == kRounds);
+}

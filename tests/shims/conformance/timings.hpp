@@ -24,13 +24,16 @@ struct Timings {
   std::vector<double> ms;
 
   // Each run took about as long as the reference, which took at least `at_least_ms`.
+  // The fixed part of the tolerance grows with the build's slack: under a sanitizer one
+  // stalled worker tick on a busy machine is tens of milliseconds (ASan CI saw 150 ms
+  // against 50 once); early is wrong in every build.
   void check(double at_least_ms) const {
     REQUIRE(ms.size() >= 2);
     CHECK(ms[0] >= at_least_ms - 1);
     for (std::size_t i = 1; i < ms.size(); ++i) {
       INFO("run " << i << " took " << ms[i] << " ms; the plain thread took " << ms[0] << " ms");
       CHECK(ms[i] >= at_least_ms - 1);  // never early
-      CHECK(std::abs(ms[i] - ms[0]) <= 50 + ms[0] / 2);
+      CHECK(std::abs(ms[i] - ms[0]) <= 50 * WEFT_TEST_SLACK + ms[0] / 2);
     }
   }
 };
