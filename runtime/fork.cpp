@@ -80,7 +80,7 @@ void in_child_after_fork() noexcept {
   ++detail::fork_generation;
   // This thread, even if a copy of a worker or pool thread, is a plain thread now, whose
   // calls are plain libc calls and whose waits do not use Boost.Fiber. If a fiber forked,
-  // the thread is that fiber to the locks it holds (sync/owner.hpp).
+  // the thread is that fiber to the locks it holds (lock_identity.hpp).
   if (Worker::current_fiber() != nullptr && Worker::current_record() != nullptr) {
     thread_context().lock_identity = Worker::current_record()->id;
   }

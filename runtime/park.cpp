@@ -97,13 +97,15 @@ ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::
   }
 }
 
-ParkResult park_plain_thread(WaitList& list, FiberLock& lk,
-                             std::chrono::steady_clock::time_point deadline) noexcept {
+ParkResult park_plain_thread(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_point deadline,
+                             bool lends_pool_slot) noexcept {
   Waiter w;
   link(list, w);
   lk.unlock();
-  {
+  if (lends_pool_slot) {
     PoolThreadWaiting in_pool_wait;  // a blocking pool thread lends its slot meanwhile
+    (void)park_thread(w.woken, deadline);
+  } else {
     (void)park_thread(w.woken, deadline);
   }
   relock(lk, [] { ::sched_yield(); });
@@ -120,7 +122,7 @@ ParkResult park(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_p
                 WaitReason why) noexcept {
   // A worker's main context parks through Boost too: it has a scheduler, just no record.
   if (boost::fibers::context* me = Worker::running_context()) return park_fiber(list, lk, deadline, why, me);
-  return park_plain_thread(list, lk, deadline);
+  return park_plain_thread(list, lk, deadline, why.lends_pool_slot);
 }
 
 bool wake_one(WaitList& list, ParkResult outcome) noexcept {

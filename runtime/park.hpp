@@ -53,6 +53,10 @@ struct WaitReason {
   WaitKind kind;
   const void* object = nullptr;
   int fd = -1;
+  // A blocking pool thread that parks lends its slot to a new thread meanwhile, as its
+  // wait may be for work that needs the pool (blocking_pool.hpp); not so in the lock
+  // shims, whose waits stand for libc's, which held the slot.
+  bool lends_pool_slot = true;
 };
 
 ParkResult park(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_point deadline,

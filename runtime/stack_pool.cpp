@@ -1,5 +1,6 @@
 #include "stack_pool.hpp"
 
+#include "plain_mutex.hpp"
 #include "thread_context.hpp"
 
 #include <sys/mman.h>
@@ -57,7 +58,7 @@ const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 std::atomic<std::size_t> usable_bytes{128 * 1024};
 
 struct GlobalPool {
-  std::mutex lock;
+  PlainMutex lock;  // taken while fibers are made and ended: never a park
   std::vector<char*> free_tops;  // slot tops (one past the highest byte)
   bool madvise_guard_works = true;
   std::size_t mprotect_budget = 0;  // guard pages mprotect may still add

@@ -28,6 +28,7 @@ void ThreadContext::reset_in_child() noexcept {
   running = nullptr;
   next_fiber_is_new = false;
   blocking_pool = nullptr;
+  tid = 0;  // the child's thread has its own
   callbacks = {};  // a parent's drain half done: its states belong to the parent
 }
 

@@ -49,9 +49,11 @@ struct ThreadContext {
   // fiber_record.cpp: this thread's block of fiber ids.
   std::uint64_t ids_next = 0;
   std::uint64_t ids_end = 0;
-  // sync/owner.hpp: who this thread is to a weft::Mutex when no fiber runs, drawn from
+  // lock_identity.hpp: who this thread is to a lock when no fiber runs, drawn from
   // the fiber ids on first use (0: none yet); fork.cpp sets the forking fiber's in a child.
   std::uint64_t lock_identity = 0;
+  // shims/lock_gate.hpp: this thread's kernel id, read once (0: not yet).
+  int tid = 0;
   // blocking_pool.cpp: the pool whose thread this is.
   BlockingPool* blocking_pool = nullptr;
   // state.cpp: callbacks of states completed while callbacks run, in completion order.

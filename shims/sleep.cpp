@@ -5,33 +5,10 @@
 #include "io_gate.hpp"
 
 using weft::shim::fiber_sleep_until;
+using weft::shim::monotonic_deadline;
 using weft::shim::in_fiber;
 
 namespace {
-
-// CLOCK_MONOTONIC now minus `clock` now: what turns an absolute time on `clock` into a
-// monotonic one.
-std::int64_t clock_offset_ns(clockid_t clock) noexcept {
-  timespec other{}, mono{};
-  ::clock_gettime(clock, &other);
-  ::clock_gettime(CLOCK_MONOTONIC, &mono);
-  return (static_cast<std::int64_t>(mono.tv_sec) - other.tv_sec) * weft::shim::kNsPerSec +
-         (mono.tv_nsec - other.tv_nsec);
-}
-
-// An absolute time on `clock` as a CLOCK_MONOTONIC deadline in ns: -1 (never) when it
-// lies beyond 64-bit nanoseconds. A time before boot comes out negative but not -1, and
-// is simply past; it must not be taken for "never".
-std::int64_t monotonic_deadline(clockid_t clock, const timespec& at) noexcept {
-  const std::int64_t on_clock = weft::shim::deadline_after(at, 0);
-  if (on_clock < 0 || clock == CLOCK_MONOTONIC) return on_clock;
-  const std::int64_t offset = clock_offset_ns(clock);
-  // on_clock >= 0, so only a clock running behind CLOCK_MONOTONIC (offset > 0, a
-  // realtime clock set before the boot time) can overflow.
-  if (offset > 0 && on_clock > INT64_MAX - offset) return -1;
-  const std::int64_t deadline = on_clock + offset;
-  return deadline < 0 ? 0 : deadline;
-}
 
 bool sleepable_clock(clockid_t clock) noexcept {
   return clock == CLOCK_MONOTONIC || clock == CLOCK_REALTIME || clock == CLOCK_BOOTTIME ||

@@ -1,0 +1,161 @@
+// pthread_mutex_lock and friends (so std::mutex, std::timed_mutex, std::recursive_mutex).
+// On a plain thread each is libc's; an unlock then also wakes a fiber parked on the mutex.
+//
+// In a fiber, the fiber really takes glibc's lock (with trylock), so plain threads see it
+// held and block on it as usual; when it is taken, the fiber parks on the mutex's address
+// (runtime/address_park.hpp) instead of sleeping in the kernel, and every unlock, by a
+// fiber or a thread, wakes one parked fiber after releasing, which then tries again. The
+// waiter counts itself before its last look at the lock word and the unlocker looks for
+// waiters after its release (a locked exchange inside glibc: a full barrier), so no
+// wake-up falls between them. A woken fiber may lose the race to a newcomer and park
+// again, as a thread woken from the kernel may: glibc's mutexes are not fair either.
+//
+// glibc records the owning *thread*, and every fiber of a worker is that thread to it, so
+// for recursive and error-checking mutexes weft records which fiber owns it beside the
+// address (fiber_owner): another fiber on the same worker then waits rather than
+// recursing in, and only the owning fiber gets EDEADLK or may unlock.
+//
+// Robust, priority-inheritance, priority-protect and process-shared mutexes are written
+// by the kernel or by other processes, whose unlocks weft never sees: a fiber polls those
+// with trylock, sleeping between tries (up to 4 ms), so it never blocks its worker, at the
+// cost of latency. Their owner is the thread, as in libc.
+#include "fiber_sleep.hpp"
+#include "lock_gate.hpp"
+
+#include "address_park.hpp"
+#include "lock_identity.hpp"
+#include "libc.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cerrno>
+
+using weft::shim::fiber_lock_call;
+
+namespace {
+
+using namespace weft;
+
+constexpr std::int64_t kNever = -1;
+
+bool still_locked(const void* m) noexcept { return shim::mutex_locked(static_cast<const pthread_mutex_t*>(m)); }
+
+bool past(std::int64_t deadline_ns) noexcept { return deadline_ns != kNever && rt::monotonic_ns() >= deadline_ns; }
+
+// Robust, PI, PP and process-shared mutexes in a fiber: trylock until it gives something
+// other than EBUSY (robust mutexes may say EOWNERDEAD) or the deadline passes.
+int poll_lock(pthread_mutex_t* m, std::int64_t deadline_ns) noexcept {
+  std::int64_t nap_ns = 50'000;
+  for (;;) {
+    const int r = WEFT_REAL(pthread_mutex_trylock)(m);
+    if (r != EBUSY) return r;
+    const std::int64_t now = rt::monotonic_ns();
+    if (deadline_ns != kNever && now >= deadline_ns) return ETIMEDOUT;
+    const std::int64_t wake = deadline_ns == kNever ? now + nap_ns : std::min(now + nap_ns, deadline_ns);
+    shim::fiber_sleep_until(wake);
+    nap_ns = std::min<std::int64_t>(nap_ns * 2, 4'000'000);
+  }
+}
+
+// The fiber path of every lock call. `deadline_ns`: kNever, or a CLOCK_MONOTONIC time;
+// `abstime`: the caller's, checked (EINVAL) only once it has to wait, as glibc does.
+int fiber_lock(pthread_mutex_t* m, std::int64_t deadline_ns, const timespec* abstime) noexcept {
+  if (!shim::parkable_mutex(m)) {
+    const int r = WEFT_REAL(pthread_mutex_trylock)(m);
+    if (r != EBUSY) return r;
+    if (abstime != nullptr && !shim::valid_timespec_nsec(*abstime)) return EINVAL;
+    return poll_lock(m, deadline_ns);
+  }
+  const int type = shim::mutex_type(m);
+  const bool fiber_owned = type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK;
+  const std::uint64_t me = rt::lock_identity();
+  for (;;) {
+    // Between these looks and the trylock nothing else runs on this worker, and only a
+    // fiber of this worker can make the owner this thread: the check is not racy.
+    if (fiber_owned && __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == shim::this_thread_tid() &&
+        rt::fiber_owner(m) == me) {
+      if (type == PTHREAD_MUTEX_ERRORCHECK) return EDEADLK;
+      return WEFT_REAL(pthread_mutex_lock)(m);  // one level deeper, or EAGAIN at glibc's limit
+    }
+    const bool held_here = fiber_owned && __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == shim::this_thread_tid();
+    if (!held_here) {  // held by another fiber here: trylock would recurse into it
+      const int r = WEFT_REAL(pthread_mutex_trylock)(m);
+      if (r == 0) {
+        if (fiber_owned) rt::set_fiber_owner(m, me);
+        return 0;
+      }
+      if (r != EBUSY) return r;
+    }
+    if (abstime != nullptr && !shim::valid_timespec_nsec(*abstime)) return EINVAL;
+    if (past(deadline_ns)) return ETIMEDOUT;
+    bool parked = false;
+    (void)rt::park_on_address(m, still_locked, m, rt::deadline_from_ns(deadline_ns), {rt::WaitKind::mutex, m, -1, /*lends_pool_slot=*/false},
+                              &parked);
+  }
+}
+
+// Wakes a fiber parked on m, if any may be: after a release by anyone.
+void wake_a_waiter(pthread_mutex_t* m) noexcept {
+  // Still locked means someone took it since, or a recursive owner still holds it: that
+  // holder's own unlock will wake.
+  if (rt::any_address_waiters() && !shim::mutex_locked(m)) (void)rt::unpark_address(m, 1);
+}
+
+}  // namespace
+
+extern "C" {
+
+int pthread_mutex_lock(pthread_mutex_t* m) {
+  if (!fiber_lock_call()) return WEFT_REAL(pthread_mutex_lock)(m);
+  return fiber_lock(m, kNever, nullptr);
+}
+
+int pthread_mutex_trylock(pthread_mutex_t* m) {
+  if (!fiber_lock_call() || !shim::parkable_mutex(m)) return WEFT_REAL(pthread_mutex_trylock)(m);
+  const int type = shim::mutex_type(m);
+  if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
+    if (__atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == shim::this_thread_tid()) {
+      // Held on this worker: by this fiber, glibc's answer (recursion, or EBUSY); by
+      // another, busy.
+      if (rt::fiber_owner(m) != rt::lock_identity()) return EBUSY;
+      return WEFT_REAL(pthread_mutex_trylock)(m);
+    }
+    const int r = WEFT_REAL(pthread_mutex_trylock)(m);
+    if (r == 0) rt::set_fiber_owner(m, rt::lock_identity());
+    return r;
+  }
+  return WEFT_REAL(pthread_mutex_trylock)(m);
+}
+
+int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
+  if (!fiber_lock_call()) return WEFT_REAL(pthread_mutex_timedlock)(m, abstime);
+  return fiber_lock(m, shim::lock_deadline(CLOCK_REALTIME, *abstime), abstime);
+}
+
+int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct timespec* abstime) {
+  if (!fiber_lock_call() || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)) {
+    return WEFT_REAL(pthread_mutex_clocklock)(m, clock, abstime);  // EINVAL for other clocks
+  }
+  return fiber_lock(m, shim::lock_deadline(clock, *abstime), abstime);
+}
+
+int pthread_mutex_unlock(pthread_mutex_t* m) {
+  if (!fiber_lock_call() || !shim::parkable_mutex(m)) {
+    const int r = WEFT_REAL(pthread_mutex_unlock)(m);
+    if (r == 0) wake_a_waiter(m);
+    return r;
+  }
+  const int type = shim::mutex_type(m);
+  if ((type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) &&
+      __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == shim::this_thread_tid()) {
+    // glibc would let any fiber of this worker unlock: only the owning one may.
+    if (rt::fiber_owner(m) != rt::lock_identity()) return EPERM;
+    if (__atomic_load_n(&m->__data.__count, __ATOMIC_RELAXED) <= 1) rt::clear_fiber_owner(m);
+  }
+  const int r = WEFT_REAL(pthread_mutex_unlock)(m);
+  if (r == 0) wake_a_waiter(m);
+  return r;
+}
+
+}  // extern "C"
