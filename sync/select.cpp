@@ -1,4 +1,7 @@
 // The one engine under every channel operation: a blocking send is a select of one case.
+// (A send or receive that only the buffer is involved in never gets here: the template
+// does it under the channel's lock and calls select_one_locked, still holding it, only
+// when a parked case or a wait may be involved.)
 // Go's selectgo, in the same four steps:
 //   1. order: a random poll order (so among ready cases each is chosen with equal
 //      chance) and a lock order (by channel address, so two selects over the same
@@ -21,6 +24,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 
 namespace weft::sync {
 
@@ -68,6 +72,9 @@ class ChannelLocks {
       : cases_(cases), order_(order), n_(n) {
     lock();
   }
+  // The caller has locked them already.
+  ChannelLocks(const SelectCase* cases, const std::uint16_t* order, std::size_t n, std::adopt_lock_t) noexcept
+      : cases_(cases), order_(order), n_(n), held_(true) {}
   ~ChannelLocks() {
     if (held_) unlock();
   }
@@ -99,33 +106,20 @@ class ChannelLocks {
 
 CaseQueue& queue_for(SelectCase& c) noexcept { return c.is_send ? c.channel->senders : c.channel->receivers; }
 
-}  // namespace
-
-}  // namespace weft::sync
-
-namespace weft::detail {
-
-std::size_t select_cases(SelectCase* cases, std::uint16_t* scratch, std::size_t n,
-                         std::chrono::steady_clock::time_point deadline, bool may_wait) {
-  using sync::CaseResult;
-  std::uint16_t* poll_order = scratch;
-  std::uint16_t* lock_order = scratch + n;
-  if (n == 1) {  // a plain send or receive: nothing to shuffle or sort (and no random draw)
-    poll_order[0] = lock_order[0] = 0;
-  } else {
-    sync::shuffle_poll_order(poll_order, n);
-    sync::sort_lock_order(cases, lock_order, n);
-  }
-
-  sync::ChannelLocks locks(cases, lock_order, n);
+// Steps 2 to 4, with every channel locked.
+std::size_t select_locked(SelectCase* cases, const std::uint16_t* poll_order, ChannelLocks& locks, std::size_t n,
+                          std::chrono::steady_clock::time_point deadline, bool may_wait) {
+  using detail::lock_wait;
+  using detail::park_on;
+  using detail::unlock_wait;
   for (std::size_t k = 0; k < n; ++k) {
     SelectCase& c = cases[poll_order[k]];
     SelectCase* to_wake = nullptr;
-    const CaseResult r = c.is_send ? sync::run_send_locked(*c.channel, c.slot, to_wake)
-                                   : sync::run_receive_locked(*c.channel, c.slot, to_wake);
+    const CaseResult r = c.is_send ? run_send_locked(*c.channel, c.slot, to_wake)
+                                   : run_receive_locked(*c.channel, c.slot, to_wake);
     if (r == CaseResult::done) {
       locks.unlock();  // before the wake: the woken owner may free the channel at once
-      if (to_wake != nullptr) sync::wake_claimed(*to_wake);
+      if (to_wake != nullptr) wake_claimed(*to_wake);
       return poll_order[k];
     }
     if (r == CaseResult::send_on_closed) {
@@ -140,7 +134,7 @@ std::size_t select_cases(SelectCase* cases, std::uint16_t* scratch, std::size_t 
   for (std::size_t i = 0; i < n; ++i) {
     cases[i].parker = &parker;
     cases[i].index = static_cast<int>(i);
-    sync::enqueue_locked(sync::queue_for(cases[i]), cases[i]);
+    enqueue_locked(queue_for(cases[i]), cases[i]);
   }
   lock_wait(parker.lock);
   locks.unlock();
@@ -157,13 +151,39 @@ std::size_t select_cases(SelectCase* cases, std::uint16_t* scratch, std::size_t 
   if (n > 1 || fired < 0 || by_close) {
     locks.lock();
     for (std::size_t i = 0; i < n; ++i) {
-      if (cases[i].queued) sync::dequeue_locked(sync::queue_for(cases[i]), cases[i]);
+      if (cases[i].queued) dequeue_locked(queue_for(cases[i]), cases[i]);
     }
     locks.unlock();
   }
   if (fired < 0) return n;
   if (by_close && cases[fired].is_send) throw channel_closed("weft: channel closed while a send waited");
   return static_cast<std::size_t>(fired);
+}
+
+}  // namespace
+
+}  // namespace weft::sync
+
+namespace weft::detail {
+
+std::size_t select_cases(SelectCase* cases, std::uint16_t* scratch, std::size_t n,
+                         std::chrono::steady_clock::time_point deadline, bool may_wait) {
+  std::uint16_t* poll_order = scratch;
+  std::uint16_t* lock_order = scratch + n;
+  if (n == 1) {  // nothing to shuffle or sort (and no random draw)
+    poll_order[0] = lock_order[0] = 0;
+  } else {
+    sync::shuffle_poll_order(poll_order, n);
+    sync::sort_lock_order(cases, lock_order, n);
+  }
+  sync::ChannelLocks locks(cases, lock_order, n);
+  return sync::select_locked(cases, poll_order, locks, n, deadline, may_wait);
+}
+
+bool select_one_locked(SelectCase& c, std::chrono::steady_clock::time_point deadline, bool may_wait) {
+  const std::uint16_t order[1] = {0};  // both the poll and the lock order
+  sync::ChannelLocks locks(&c, order, 1, std::adopt_lock);
+  return sync::select_locked(&c, order, locks, 1, deadline, may_wait) == 0;
 }
 
 }  // namespace weft::detail

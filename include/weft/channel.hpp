@@ -95,20 +95,49 @@ class ChannelState final : public ChannelCore {
     std::destroy_at(buffer_ + slot);
   }
 
+  // The buffer-only halves of a send and a receive, which most operations on a buffered
+  // channel are: done here, without the engine's virtual calls. Each declines, leaving
+  // everything as it was, whenever a parked case might be involved (the engine then pairs
+  // with it): a receiver parks only on an empty buffer, a sender only on a full one, so
+  // with room (or a value) and nobody queued on the other side the buffer is the whole
+  // story. Both need `lock`.
+  bool store_if_room_locked(T& value) noexcept {
+    if (closed || count == capacity || receivers.head != nullptr) return false;
+    std::size_t slot = head + count;
+    if (slot >= capacity) slot -= capacity;  // no division: this is the whole send
+    std::construct_at(buffer_ + slot, std::move(value));
+    ++count;
+    return true;
+  }
+  bool take_if_buffered_locked(std::optional<T>& into) noexcept {
+    if (count == 0 || senders.head != nullptr) return false;
+    into.emplace(std::move(buffer_[head]));
+    std::destroy_at(buffer_ + head);
+    if (++head == capacity) head = 0;
+    --count;
+    return true;
+  }
+
  private:
   T* buffer_;
 };
 
-// One send or receive with an optional deadline: a select of one case. Returns whether it
-// ran.
-inline bool run_one(ChannelCore& ch, void* slot, bool is_send, std::chrono::steady_clock::time_point deadline,
-                    bool may_wait) {
+// One send or receive with an optional deadline: a select of one case, after the buffer
+// alone has been tried under the same hold of the lock. Returns whether it ran.
+template <class T>
+bool run_one(ChannelState<T>& ch, void* slot, bool is_send, std::chrono::steady_clock::time_point deadline,
+             bool may_wait) {
+  lock_wait(ch.lock);
+  if (is_send ? ch.store_if_room_locked(*static_cast<T*>(slot))
+              : ch.take_if_buffered_locked(*static_cast<std::optional<T>*>(slot))) {
+    unlock_wait(ch.lock);
+    return true;
+  }
   SelectCase c;
   c.channel = &ch;
   c.slot = slot;
   c.is_send = is_send;
-  std::uint16_t scratch[2];
-  return select_cases(&c, scratch, 1, deadline, may_wait) == 0;
+  return select_one_locked(c, deadline, may_wait);
 }
 
 inline constexpr auto no_deadline = std::chrono::steady_clock::time_point::max();

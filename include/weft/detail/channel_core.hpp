@@ -53,8 +53,10 @@ struct CaseQueue {
   SelectCase* tail = nullptr;
 };
 
-// What every Channel<T> shares with the engine. Fields are the engine's (sync/), guarded by
-// `lock`; the template only reads `capacity` and, for a snapshot, `count`.
+// What every Channel<T> shares with the engine. Fields are guarded by `lock`, and are the
+// engine's (sync/) but for one shortcut: the template moves a value into or out of the
+// ring itself when no parked case is involved (ChannelState's *_locked), keeping the
+// engine's invariants.
 struct ChannelCore {
   explicit ChannelCore(std::size_t slots) noexcept : capacity(slots) {}
   virtual ~ChannelCore() = default;
@@ -83,6 +85,11 @@ struct ChannelCore {
 // or one parked when its channel closed; no case has run then.
 std::size_t select_cases(SelectCase* cases, std::uint16_t* scratch, std::size_t n,
                          std::chrono::steady_clock::time_point deadline, bool may_wait);
+
+// select_cases for the one case `c`, entered with c.channel->lock held (the template's
+// buffer-only try failed under it), which it releases. Returns whether `c` ran; throws as
+// select_cases does.
+bool select_one_locked(SelectCase& c, std::chrono::steady_clock::time_point deadline, bool may_wait);
 
 // Closes the channel: parked receivers wake with nothing (the buffer is empty when any
 // park), parked senders wake to throw weft::channel_closed. Throws channel_closed if it was
