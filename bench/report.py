@@ -36,6 +36,27 @@ def gbench(doc, name, counter, scale=1e9):
     return pick[0][counter] * scale
 
 
+def gbench_error(doc, name):
+    """The error a Google Benchmark run reported (SkipWithError), or None."""
+    for b in (doc or {}).get("benchmarks", []):
+        if b["run_name"] == name and b.get("error_occurred"):
+            return b.get("error_message", "error")
+    return None
+
+
+def gbench_or_inf(doc, name, counter, scale=1e9):
+    """gbench, or infinity for a run that reported an error (it never finished its
+    iterations: a livelock, say), noted under the table."""
+    err = gbench_error(doc, name)
+    if err:
+        errors.append(f"{name}: {err}")
+        return float("inf")
+    return gbench(doc, name, counter, scale)
+
+
+errors = []
+
+
 def peer(rows, bench, key):
     for r in rows or []:
         if r.get("bench") == bench:
@@ -61,6 +82,7 @@ shims, hiredis = load("shims.json"), load("hiredis.jsonl")
 go = load("go.jsonl")
 sync_1cpu, sync_all, go_sync = load("sync.json"), load("sync_threads.json"), load("go_sync.jsonl")
 rss_weft, rss_boost = load("rss_weft.jsonl"), load("rss_boost.jsonl")
+lock = load("lock.json")
 
 S = "ns_per_switch"
 SJ = "ns_per_spawn_join"
@@ -140,6 +162,19 @@ row("", "", w_buf, "Boost.Fiber buffered_channel", gbench(sync_1cpu, "BM_boost_b
 row("plain thread -> fiber through a Channel", "ns/value",
     gbench(sync_all, "BM_weft_thread_to_fiber", "ns_per_value"), "mutex+condvar queue, 2 threads",
     gbench(sync_all, "BM_threads_mutex_cv_queue", "ns_per_value"), ("ratio", 1.0))
+# Lock shims (issue 14): std::mutex and std::condition_variable, which reach libweft's
+# pthread_mutex_* and pthread_cond_*, beside libc's functions called directly (the hooks'
+# cost) and weft's own Mutex and ConditionVariable in the same shape.
+LU = "ns_per_lock_unlock"
+row("std::mutex lock+unlock, plain thread", "ns", gbench(lock, "BM_hooked_mutex_thread", LU),
+    "libc pthread_mutex_* (dlsym)", gbench(lock, "BM_libc_mutex_thread", LU), ("ratio", 1.10))
+row("std::mutex lock+unlock in a fiber", "ns", gbench(lock, "BM_hooked_mutex_fiber", LU),
+    "libc pthread_mutex_* in the fiber", gbench(lock, "BM_libc_mutex_fiber", LU), ("ratio", 1.3))
+row("std::mutex hand-off, two fibers, 1 worker", "ns",
+    gbench_or_inf(lock, "BM_hooked_mutex_handoff", "ns_per_handoff"),
+    "weft::Mutex", gbench(lock, "BM_weft_mutex_handoff", "ns_per_handoff"), ("ratio", 1.2))
+row("std::condition_variable ping-pong, 2 fibers", "ns/hop", gbench(lock, "BM_hooked_cv_pingpong", H),
+    "weft::ConditionVariable", gbench(lock, "BM_weft_cv_pingpong", H), ("ratio", 1.5))
 row("RSS per parked fiber (100k)", "KiB", rss(rss_weft), "Boost.Fiber pooled stack", rss(rss_boost),
     ("abs", 8))
 row("", "", rss(rss_weft), "Go goroutine on a channel", peer(go, "rss_parked", "kib_per_fiber"))
@@ -189,3 +224,5 @@ print(f"\n{fails} bar(s) failed. ratio = weft / baseline; lower is better (req/s
 print("CPU time, medians of the repetitions (cross-thread wake: wall time; skynet: mean of 3 warm")
 print("runs; blocked read: CPU time of the whole process). hiredis: medians of the runs; req/s is")
 print("wall-clock loopback throughput (noisy), CPU per request from getrusage and /proc/PID/stat.")
+for e in errors:
+    print(f"inf: {e}")

@@ -67,6 +67,11 @@ echo "== coordination: a plain thread feeding a fiber, beside two threads (all C
 "$bin/weft_sync_bench" --benchmark_filter=thread "${gb[@]}" \
   --benchmark_out="$results/sync_threads.json" --benchmark_out_format=json >&2
 
+echo "== lock shims: std::mutex and condition_variable vs libc's and weft's own (one CPU)" >&2
+# The uncontended bar is 10% of ~13 ns: twice the repetitions, as for the shims.
+"${pin[@]}" "$bin/weft_lock_bench" "${gb[@]}" --benchmark_repetitions="${BENCH_SHIM_REPS:-$((2 * reps))}" \
+  --benchmark_out="$results/lock.json" --benchmark_out_format=json >&2
+
 echo "== RSS per parked fiber (one process each)" >&2
 "${pin[@]}" "$bin/weft_rss" weft >"$results/rss_weft.jsonl"
 "${pin[@]}" "$bin/weft_rss" boost >"$results/rss_boost.jsonl"
