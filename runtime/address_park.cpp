@@ -120,6 +120,23 @@ std::size_t unpark_address(const void* address, std::size_t most, bool bump) noe
   return n;
 }
 
+std::uint64_t hand_over_address(const void* address) noexcept {
+  Bucket& b = bucket_of(address);
+  FiberLock lk = lock_fiber_spinlock(b.lock);
+  Entry* e = find_locked(b, address);
+  if (e == nullptr) return 0;
+  for (;;) {
+    const detail::Waiter* w = wake_first(e->waiters);
+    if (w == nullptr) return 0;
+    // A fiber's lock identity is its record's id (lock_identity.hpp); a waiter without a
+    // record (a worker's main context) cannot be named, so it is only woken to retry.
+    if (w->record != nullptr) {
+      e->owner = w->record->id;
+      return e->owner;
+    }
+  }
+}
+
 std::uint64_t enter_address_wait(const void* address) noexcept {
   Bucket& b = bucket_of(address);
   FiberLock lk = lock_fiber_spinlock(b.lock);

@@ -26,6 +26,11 @@
 //       unpark_address(address, n, /*bump=*/true) came since enter_address_wait (each
 //       such unpark moves the address's sequence on), and uncounts the caller either way.
 //       leave_address_wait uncounts a caller that will not park after all.
+//   hand_over_address(address)
+//       Anyone. Wakes the oldest fiber parked on `address` and records it as the owner
+//       (fiber_owner) before it runs: what the address guards passes to it without ever
+//       being free, so the waker cannot take it back first. Returns its lock identity, or
+//       0 if no fiber could be woken.
 //   fiber_owner(address) / set_fiber_owner(address, id) / clear_fiber_owner(address)
 //       Which fiber holds the recursive or error-checking lock at `address` (0: none
 //       recorded). The kernel and glibc know only the owning thread, which is the same for
@@ -55,6 +60,8 @@ std::uint64_t enter_address_wait(const void* address) noexcept;
 ParkResult park_entered(const void* address, std::uint64_t ticket, std::chrono::steady_clock::time_point deadline,
                         WaitReason why, bool* parked) noexcept;
 void leave_address_wait(const void* address) noexcept;
+
+std::uint64_t hand_over_address(const void* address) noexcept;
 
 std::uint64_t fiber_owner(const void* address) noexcept;
 void set_fiber_owner(const void* address, std::uint64_t id) noexcept;

@@ -125,6 +125,13 @@ ParkResult park(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_p
   return park_plain_thread(list, lk, deadline, why.lends_pool_slot);
 }
 
+const detail::Waiter* wake_first(WaitList& list, ParkResult outcome) noexcept {
+  while (Waiter* w = list.head) {
+    if (wake(list, *w, outcome)) return w;
+  }
+  return nullptr;
+}
+
 bool wake_one(WaitList& list, ParkResult outcome) noexcept {
   while (list.head != nullptr) {
     if (wake(list, *list.head, outcome)) return true;

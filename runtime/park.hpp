@@ -62,6 +62,9 @@ struct WaitReason {
 ParkResult park(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_point deadline,
                 WaitReason why) noexcept;
 bool wake_one(WaitList& list, ParkResult outcome = ParkResult::woken) noexcept;
+// wake_one that names the waiter it woke (null: none), readable until the list's lock is
+// released.
+const detail::Waiter* wake_first(WaitList& list, ParkResult outcome = ParkResult::woken) noexcept;
 std::size_t wake_all(WaitList& list, ParkResult outcome = ParkResult::woken) noexcept;
 ParkResult park_until(std::chrono::steady_clock::time_point deadline, WaitReason why) noexcept;
 

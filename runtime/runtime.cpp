@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <stdexcept>
@@ -101,6 +102,9 @@ Config resolve(Config c) {
     c.blocking_queue = static_cast<unsigned>(
         env_number("WEFT_BLOCKING_QUEUE", kDefaultBlockingQueue, 1, kMaxBlockingQueue));
   }
+  if (c.hook_locks == Toggle::from_environment) {
+    c.hook_locks = env_number("WEFT_HOOK_LOCKS", 1, 0, 1) == 1 ? Toggle::on : Toggle::off;
+  }
   if (c.process_workers == 0) {
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
     c.process_workers = static_cast<unsigned>(
@@ -111,12 +115,26 @@ Config resolve(Config c) {
 
 }  // namespace
 
+std::atomic<unsigned char> lock_hooks{kLockHooksUnknown};
+
+bool lock_hooks_on_slow() noexcept {
+  // Before the runtime reads its configuration (a lock taken by a static constructor): the
+  // environment, with a bad value taken as the default here; the runtime's start reports it.
+  const char* text = std::getenv("WEFT_HOOK_LOCKS");
+  const bool on = text == nullptr || std::strcmp(text, "0") != 0;
+  unsigned char expected = kLockHooksUnknown;
+  (void)lock_hooks.compare_exchange_strong(expected, on ? kLockHooksOn : kLockHooksOff, std::memory_order_relaxed);
+  return lock_hooks.load(std::memory_order_relaxed) == kLockHooksOn;
+}
+
 Runtime& Runtime::get() {
   if (Runtime* r = running.load(std::memory_order_acquire)) return *r;
   std::lock_guard lk(start_lock);
   if (Runtime* r = running.load(std::memory_order_acquire)) return *r;
   // Leaked on purpose: workers keep running while static destructors run at exit.
-  auto* r = new Runtime(resolve(configured));
+  const Config resolved = resolve(configured);
+  lock_hooks.store(resolved.hook_locks == Toggle::on ? kLockHooksOn : kLockHooksOff, std::memory_order_relaxed);
+  auto* r = new Runtime(resolved);
   running.store(r, std::memory_order_release);
   return *r;
 }
@@ -188,6 +206,10 @@ void configure(const Config& config) {
                            "before the first spawn, run or spawn_blocking");
   }
   rt::configured = config;
+  if (config.hook_locks != Toggle::from_environment) {
+    rt::lock_hooks.store(config.hook_locks == Toggle::on ? rt::kLockHooksOn : rt::kLockHooksOff,
+                         std::memory_order_relaxed);
+  }
 }
 
 Config current_config() {

@@ -16,6 +16,16 @@
 
 namespace weft::rt {
 
+// Config::hook_locks as the lock shims read it (shims/lock_gate.hpp): set by configure()
+// and by the runtime's start; before either, read from the environment on first use.
+constexpr unsigned char kLockHooksUnknown = 0, kLockHooksOn = 1, kLockHooksOff = 2;
+extern std::atomic<unsigned char> lock_hooks;
+bool lock_hooks_on_slow() noexcept;
+inline bool lock_hooks_on() noexcept {
+  const unsigned char v = lock_hooks.load(std::memory_order_relaxed);
+  return v == kLockHooksUnknown ? lock_hooks_on_slow() : v == kLockHooksOn;
+}
+
 class Runtime {
  public:
   // The running runtime, starting it if needed. Throws std::invalid_argument for a bad

@@ -15,7 +15,8 @@
 // on; POSIX asks for "at least one".
 //
 // Process-shared condition variables are signalled from other processes, which weft does
-// not see: they stay libc's, and a fiber waiting on one blocks its worker.
+// not see: they stay libc's, and a fiber waiting on one blocks its worker. With the lock
+// hooks off (lock_gate.hpp) every wait is libc's.
 #include "fiber_sleep.hpp"
 #include "lock_gate.hpp"
 
@@ -81,16 +82,22 @@ int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t cloc
   return timed_wait(c, m, clock, abstime);
 }
 
+// Both wake weft's waiters and libc's: libc's wait only a process-shared condition
+// variable, or one waited on while the lock hooks were off, and glibc's signal costs one
+// load when nobody waits there.
 int pthread_cond_signal(pthread_cond_t* c) {
-  if (!emulated(c)) return WEFT_REAL(pthread_cond_signal)(c);
-  if (rt::any_address_waiters()) (void)rt::unpark_address(c, 1, /*bump=*/true);
-  return 0;
+  if ((cond_flags(c) & kCondSharedBit) == 0 && rt::any_address_waiters() &&
+      rt::unpark_address(c, 1, /*bump=*/true) == 1) {
+    return 0;
+  }
+  return WEFT_REAL(pthread_cond_signal)(c);
 }
 
 int pthread_cond_broadcast(pthread_cond_t* c) {
-  if (!emulated(c)) return WEFT_REAL(pthread_cond_broadcast)(c);
-  if (rt::any_address_waiters()) (void)rt::unpark_address(c, static_cast<std::size_t>(-1), /*bump=*/true);
-  return 0;
+  if ((cond_flags(c) & kCondSharedBit) == 0 && rt::any_address_waiters()) {
+    (void)rt::unpark_address(c, static_cast<std::size_t>(-1), /*bump=*/true);
+  }
+  return WEFT_REAL(pthread_cond_broadcast)(c);
 }
 
 }  // extern "C"

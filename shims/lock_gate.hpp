@@ -2,31 +2,23 @@
 // whether they are on, which pthread mutexes they emulate in a fiber, and the worker's
 // thread id as glibc writes it into a mutex it owns.
 //
-// WEFT_HOOK_LOCKS=0 in the environment turns them off: every lock call is then libc's,
-// from fibers too, and a fiber that waits for a lock blocks its whole worker (as before
-// weft hooked locks), so a lock held across a hooked call by another fiber on that worker
-// is a deadlock. Read once, at the first lock call.
+// Config::hook_locks (WEFT_HOOK_LOCKS=0) turns the fiber paths off: every lock call is
+// then libc's, from fibers too, and a fiber that waits for a lock blocks its whole worker.
+// Whatever the switch, an unlock wakes fibers parked on the mutex and signal and broadcast
+// wake both kinds of waiter, so it may change while waits are in progress.
 #pragma once
 
 #include "io_gate.hpp"
+#include "runtime.hpp"
 #include "thread_context.hpp"
 
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <cstring>
-
 namespace weft::shim {
 
-inline bool lock_hooks_on() noexcept {
-  static const bool on = [] {
-    const char* v = std::getenv("WEFT_HOOK_LOCKS");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  return on;
-}
+using rt::lock_hooks_on;
 
 // A fiber's lock call is weft's to handle: hooks on, in a fiber.
 inline bool fiber_lock_call() noexcept { return in_fiber() && lock_hooks_on(); }

@@ -7,8 +7,10 @@
 // fiber or a thread, wakes one parked fiber after releasing, which then tries again. The
 // waiter counts itself before its last look at the lock word and the unlocker looks for
 // waiters after its release (a locked exchange inside glibc: a full barrier), so no
-// wake-up falls between them. A woken fiber may lose the race to a newcomer and park
-// again, as a thread woken from the kernel may: glibc's mutexes are not fair either.
+// wake-up falls between them. An unlock that finds fibers parked hands the mutex to the
+// oldest instead of releasing it (pthread_mutex_unlock), so they are served in order and
+// a fiber that unlocks and relocks in a loop cannot starve them; plain threads waiting in
+// glibc get it once no fiber waits.
 //
 // glibc records the owning *thread*, and every fiber of a worker is that thread to it, so
 // for recursive and error-checking mutexes weft records which fiber owns it beside the
@@ -58,6 +60,17 @@ int poll_lock(pthread_mutex_t* m, std::int64_t deadline_ns) noexcept {
   }
 }
 
+// After a wake-up: whether the unlocker handed the mutex over to this fiber (see
+// pthread_mutex_unlock). glibc's lock word never went free; the owner it records is
+// still the unlocker's thread, and becomes this one's here, before anything of this
+// fiber can look at it.
+bool took_handed_over(pthread_mutex_t* m, bool fiber_owned) noexcept {
+  if (rt::fiber_owner(m) != rt::lock_identity()) return false;
+  __atomic_store_n(&m->__data.__owner, shim::this_thread_tid(), __ATOMIC_RELAXED);
+  if (!fiber_owned) rt::clear_fiber_owner(m);  // only the hand-over needed the record
+  return true;
+}
+
 // The fiber path of every lock call. `deadline_ns`: kNever, or a CLOCK_MONOTONIC time;
 // `abstime`: the caller's, checked (EINVAL) only once it has to wait, as glibc does.
 int fiber_lock(pthread_mutex_t* m, std::int64_t deadline_ns, const timespec* abstime) noexcept {
@@ -92,8 +105,10 @@ int fiber_lock(pthread_mutex_t* m, std::int64_t deadline_ns, const timespec* abs
     if (abstime != nullptr && !shim::valid_timespec_nsec(*abstime)) return EINVAL;
     if (past(deadline_ns)) return ETIMEDOUT;
     bool parked = false;
-    (void)rt::park_on_address(m, still_locked, m, rt::deadline_from_ns(deadline_ns), {rt::WaitKind::mutex, m, -1, /*lends_pool_slot=*/false},
-                              &parked);
+    const rt::ParkResult outcome =
+        rt::park_on_address(m, still_locked, m, rt::deadline_from_ns(deadline_ns),
+                            {rt::WaitKind::mutex, m, -1, /*lends_pool_slot=*/false}, &parked);
+    if (parked && outcome == rt::ParkResult::woken && took_handed_over(m, fiber_owned)) return 0;
   }
 }
 
@@ -161,8 +176,16 @@ int pthread_mutex_unlock(pthread_mutex_t* m) {
   // looked at before the thread-local fiber check and the hooks switch, and the check is
   // out of line, so std::mutex's unlock (type 0) pays neither nor their register saves.
   const int type = shim::mutex_type(m);
-  if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK) {
+  const bool fiber_owned = type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK;
+  if (fiber_owned) {
     if (const int err = release_fiber_owner(m); err != 0) return err;
+  }
+  // With fibers parked on it, the mutex goes straight to the oldest of them, never free:
+  // released and woken, that fiber would find it taken again by an unlocker that keeps
+  // working (nothing preempts a fiber), park again, and starve. Not yet for recursive and
+  // error-checking mutexes (known: their waiters can still starve this way).
+  if (!fiber_owned && rt::any_address_waiters() && shim::parkable_mutex(m) && rt::hand_over_address(m) != 0) {
+    return 0;
   }
   const int r = WEFT_REAL(pthread_mutex_unlock)(m);
   if (r == 0) wake_a_waiter(m);

@@ -6,6 +6,8 @@
 
 namespace weft {
 
+enum class Toggle : unsigned char { from_environment, on, off };
+
 struct Config {
   // Worker threads, each running one fiber scheduler. 0: the WEFT_THREADS environment
   // variable if set, else the number of CPUs.
@@ -22,6 +24,12 @@ struct Config {
   // Worker processes of spawn_process, started on its first use. 0: WEFT_PROCESS_WORKERS,
   // else the number of CPUs.
   unsigned process_workers = 0;
+  // Whether a fiber's pthread mutex and condition variable calls (std::mutex,
+  // std::condition_variable) park the fiber rather than block its worker.
+  // from_environment: WEFT_HOOK_LOCKS (0 or 1), else on. Off, every lock call is libc's,
+  // and a std::mutex held across a hooked call deadlocks the worker as soon as another
+  // fiber there wants it; only for programs that need libc's own lock code in fibers.
+  Toggle hook_locks = Toggle::from_environment;
 };
 
 // Sets the ambient runtime's configuration. Throws std::logic_error if the runtime has
