@@ -15,10 +15,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 namespace weft::shim {
+
+// Waits in libc's pthread_cond_*wait (a process-shared condition variable) now under way
+// with a mutex a fiber would park on. glibc releases that mutex inside the wait, where the
+// mutex shim never sees it and so wakes nobody: while any such wait is under way, a fiber
+// that finds a parkable mutex taken naps and tries again instead of parking (mutex.cpp).
+extern std::atomic<int> hidden_mutex_releases;
 
 inline bool lock_hooks_on() noexcept {
   static const bool on = [] {
