@@ -29,6 +29,7 @@
 // (exit_handoff.cpp) so that Boost's scheduler destructor never runs on it.
 #include "fork.hpp"
 
+#include "address_park.hpp"
 #include "fd_table.hpp"
 #include "runtime.hpp"
 #include "stack_pool.hpp"
@@ -76,6 +77,7 @@ void in_parent_after_fork() noexcept {
 }
 
 void in_child_after_fork() noexcept {
+  forget_address_table_in_child();  // first: the unlocks below look in it
   unlock_stack_pool_after_fork();
   ++detail::fork_generation;
   // This thread, even if a copy of a worker or pool thread, is a plain thread now, whose
