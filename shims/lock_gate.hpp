@@ -35,8 +35,13 @@ inline bool lock_hooks_on() noexcept {
   return on;
 }
 
-// A fiber's lock call is weft's to handle: hooks on, in a fiber.
-inline bool fiber_lock_call() noexcept { return in_fiber() && lock_hooks_on(); }
+// A fiber's lock call is weft's to handle: hooks on, in a fiber, and not inside fork()'s
+// handlers after weft's took the stack pool's lock (fork.cpp): a fiber parked there, say
+// in an application's prepare handler, would leave it held, and the next fiber on its
+// worker to start, end or fork would block the worker thread for good.
+inline bool fiber_lock_call() noexcept {
+  return in_fiber() && lock_hooks_on() && !rt::thread_context().in_fork_handlers;
+}
 
 // glibc's pthread_mutex_t (bits/struct_mutex.h): __kind's low two bits are the type, the
 // bits above them the protocol flags.
