@@ -3,6 +3,7 @@
 #include "fork.hpp"
 #include "io_wait.hpp"
 #include "libc.hpp"
+#include "plain_mutex.hpp"
 
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
@@ -22,8 +23,11 @@ struct Cutoff {
 };
 
 // Guards `cutoffs`; constant-initialized, so the fork handlers below may take it at any
-// time. Held for a map operation only, never across a syscall or a suspension.
-std::mutex cutoffs_lock;
+// time. Held for a map operation only, never across a syscall or a suspension. libc's
+// always (PlainMutex), never the lock shims' park: end_reads_if_current takes it under an
+// fd record's spinlock, and the fork handler with the stack pool locked, where a fiber
+// that parked would stall every context on its worker that needs that lock.
+constinit rt::PlainMutex cutoffs_lock;
 // Leaked, like the runtime: handlers may still read while static destructors run.
 std::unordered_map<int, Cutoff>* cutoffs = nullptr;
 // The number of entries: reads look in the map only while it is not zero.

@@ -183,4 +183,9 @@ void clear_fiber_owner(const void* address) noexcept {
   }
 }
 
+void forget_address_table_in_child() noexcept {
+  for (Bucket& b : buckets) new (&b) Bucket;
+  address_waiter_count.store(0, std::memory_order_relaxed);
+}
+
 }  // namespace weft::rt

@@ -35,6 +35,13 @@
 //       Which fiber holds the recursive or error-checking lock at `address` (0: none
 //       recorded). The kernel and glibc know only the owning thread, which is the same for
 //       every fiber on a worker.
+//   forget_address_table_in_child()
+//       fork.cpp's, first thing in the child: a table that is empty and unlocked. The
+//       parent's is leaked: its waiters are copies of the parent's fibers and threads, and
+//       a thread the child does not have may have held a bucket's lock, mid-change. (Not
+//       locked across fork instead: other fork handlers, run while it would be held, may
+//       unlock or wait for a mutex, which uses the table.) The fiber owners go with it: in
+//       the child the forking fiber is a plain thread, whose lock calls are libc's.
 #pragma once
 
 #include "park.hpp"
@@ -66,5 +73,7 @@ std::uint64_t hand_over_address(const void* address) noexcept;
 std::uint64_t fiber_owner(const void* address) noexcept;
 void set_fiber_owner(const void* address, std::uint64_t id) noexcept;
 void clear_fiber_owner(const void* address) noexcept;
+
+void forget_address_table_in_child() noexcept;
 
 }  // namespace weft::rt

@@ -54,6 +54,9 @@ struct ThreadContext {
   std::uint64_t lock_identity = 0;
   // shims/lock_gate.hpp: this thread's kernel id, read once (0: not yet).
   int tid = 0;
+  // fork.cpp: between weft's prepare handler and its parent/child one, which hold the
+  // stack pool's libc lock: the lock shims then block the thread as libc does (lock_gate.hpp).
+  bool in_fork_handlers = false;
   // blocking_pool.cpp: the pool whose thread this is.
   BlockingPool* blocking_pool = nullptr;
   // state.cpp: callbacks of states completed while callbacks run, in completion order.

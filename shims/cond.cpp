@@ -56,6 +56,21 @@ int wait_emulated(pthread_cond_t* c, pthread_mutex_t* m, std::int64_t deadline_n
   return parked && outcome == rt::ParkResult::timed_out ? ETIMEDOUT : 0;
 }
 
+// libc's wait on a process-shared condition variable: glibc releases m inside it, unseen
+// by the mutex shim, so fibers parked on m are woken now and poll it until the wait ends
+// (lock_gate.hpp's hidden_mutex_releases).
+template <class Wait>
+int libc_wait(pthread_mutex_t* m, Wait wait) noexcept {
+  const bool hidden = shim::lock_hooks_on() && shim::parkable_mutex(m);
+  if (hidden) {
+    shim::hidden_mutex_releases.fetch_add(1, std::memory_order_seq_cst);
+    (void)rt::unpark_address(m, static_cast<std::size_t>(-1));
+  }
+  const int r = wait();
+  if (hidden) shim::hidden_mutex_releases.fetch_sub(1, std::memory_order_seq_cst);
+  return r;
+}
+
 int timed_wait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const timespec* abstime) noexcept {
   if (!shim::valid_timespec_nsec(*abstime)) return EINVAL;
   return wait_emulated(c, m, shim::lock_deadline(clock, *abstime));
@@ -66,18 +81,19 @@ int timed_wait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const tim
 extern "C" {
 
 int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) {
-  if (!emulated(c)) return WEFT_REAL(pthread_cond_wait)(c, m);
+  if (!emulated(c)) return libc_wait(m, [&] { return WEFT_REAL(pthread_cond_wait)(c, m); });
   return wait_emulated(c, m, kNever);
 }
 
 int pthread_cond_timedwait(pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* abstime) {
-  if (!emulated(c)) return WEFT_REAL(pthread_cond_timedwait)(c, m, abstime);
+  if (!emulated(c)) return libc_wait(m, [&] { return WEFT_REAL(pthread_cond_timedwait)(c, m, abstime); });
   return timed_wait(c, m, (cond_flags(c) & kCondMonotonicBit) != 0 ? CLOCK_MONOTONIC : CLOCK_REALTIME, abstime);
 }
 
 int pthread_cond_clockwait(pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const struct timespec* abstime) {
   if (!emulated(c) || (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)) {
-    return WEFT_REAL(pthread_cond_clockwait)(c, m, clock, abstime);  // EINVAL for other clocks
+    // EINVAL for other clocks
+    return libc_wait(m, [&] { return WEFT_REAL(pthread_cond_clockwait)(c, m, clock, abstime); });
   }
   return timed_wait(c, m, clock, abstime);
 }

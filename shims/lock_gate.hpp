@@ -16,12 +16,25 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+
 namespace weft::shim {
 
 using rt::lock_hooks_on;
 
-// A fiber's lock call is weft's to handle: hooks on, in a fiber.
-inline bool fiber_lock_call() noexcept { return in_fiber() && lock_hooks_on(); }
+// Waits in libc's pthread_cond_*wait (a process-shared condition variable) now under way
+// with a mutex a fiber would park on. glibc releases that mutex inside the wait, where the
+// mutex shim never sees it and so wakes nobody: while any such wait is under way, a fiber
+// that finds a parkable mutex taken naps and tries again instead of parking (mutex.cpp).
+extern std::atomic<int> hidden_mutex_releases;
+
+// A fiber's lock call is weft's to handle: hooks on, in a fiber, and not inside fork()'s
+// handlers after weft's took the stack pool's lock (fork.cpp): a fiber parked there, say
+// in an application's prepare handler, would leave it held, and the next fiber on its
+// worker to start, end or fork would block the worker thread for good.
+inline bool fiber_lock_call() noexcept {
+  return in_fiber() && lock_hooks_on() && !rt::thread_context().in_fork_handlers;
+}
 
 // glibc's pthread_mutex_t (bits/struct_mutex.h): __kind's low two bits are the type, the
 // bits above them the protocol flags.

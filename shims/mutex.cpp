@@ -35,13 +35,21 @@
 
 using weft::shim::fiber_lock_call;
 
+std::atomic<int> weft::shim::hidden_mutex_releases{0};
+
 namespace {
 
 using namespace weft;
 
 constexpr std::int64_t kNever = -1;
 
-bool still_locked(const void* m) noexcept { return shim::mutex_locked(static_cast<const pthread_mutex_t*>(m)); }
+// Parks only while no libc condvar wait may release the mutex unseen (lock_gate.hpp):
+// read under the bucket lock, after the waiter counted in, so a wait that starts later
+// finds the waiter counted and wakes it (cond.cpp).
+bool still_locked(const void* m) noexcept {
+  return shim::mutex_locked(static_cast<const pthread_mutex_t*>(m)) &&
+         shim::hidden_mutex_releases.load(std::memory_order_seq_cst) == 0;
+}
 
 bool past(std::int64_t deadline_ns) noexcept { return deadline_ns != kNever && rt::monotonic_ns() >= deadline_ns; }
 
@@ -109,6 +117,10 @@ int fiber_lock(pthread_mutex_t* m, std::int64_t deadline_ns, const timespec* abs
         rt::park_on_address(m, still_locked, m, rt::deadline_from_ns(deadline_ns),
                             {rt::WaitKind::mutex, m, -1, /*lends_pool_slot=*/false}, &parked);
     if (parked && outcome == rt::ParkResult::woken && took_handed_over(m, fiber_owned)) return 0;
+    if (!parked && shim::hidden_mutex_releases.load(std::memory_order_relaxed) != 0) {
+      const std::int64_t nap_until = rt::monotonic_ns() + 200'000;
+      shim::fiber_sleep_until(deadline_ns == kNever ? nap_until : std::min(nap_until, deadline_ns));
+    }
   }
 }
 
