@@ -131,6 +131,19 @@ void wake_a_waiter(pthread_mutex_t* m) noexcept {
   if (rt::any_address_waiters() && !shim::mutex_locked(m)) (void)rt::unpark_address(m, 1);
 }
 
+// The unlock's hand-over: the mutex stays locked and goes to the oldest parked fiber.
+// glibc's owner field is cleared first, so that until that fiber runs and writes its own
+// (took_handed_over) nobody takes the mutex for theirs: a thread that still saw its own id
+// there would recurse into it (recursive) or be told EDEADLK (error-checking). Nobody else
+// writes the field meanwhile: the caller holds the mutex.
+bool hand_over(pthread_mutex_t* m) noexcept {
+  const int owner = __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED);
+  __atomic_store_n(&m->__data.__owner, 0, __ATOMIC_RELAXED);
+  if (rt::hand_over_address(m) != 0) return true;
+  __atomic_store_n(&m->__data.__owner, owner, __ATOMIC_RELAXED);  // nobody to take it
+  return false;
+}
+
 // Before a recursive or error-checking mutex's unlock: held on this worker, only the fiber
 // that owns it may unlock it (glibc would let any fiber of the worker), and the last level
 // clears the record. Returns EPERM for another fiber, else 0.
@@ -194,9 +207,12 @@ int pthread_mutex_unlock(pthread_mutex_t* m) {
   }
   // With fibers parked on it, the mutex goes straight to the oldest of them, never free:
   // released and woken, that fiber would find it taken again by an unlocker that keeps
-  // working (nothing preempts a fiber), park again, and starve. Not yet for recursive and
-  // error-checking mutexes (known: their waiters can still starve this way).
-  if (!fiber_owned && rt::any_address_waiters() && shim::parkable_mutex(m) && rt::hand_over_address(m) != 0) {
+  // working (nothing preempts a fiber), park again, and starve. Only what glibc's unlock
+  // would accept is handed over: the last level, by the owning thread.
+  if (rt::any_address_waiters() && shim::parkable_mutex(m) &&
+      (!fiber_owned || (__atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == shim::this_thread_tid() &&
+                        (type != PTHREAD_MUTEX_RECURSIVE || __atomic_load_n(&m->__data.__count, __ATOMIC_RELAXED) <= 1))) &&
+      hand_over(m)) {
     return 0;
   }
   const int r = WEFT_REAL(pthread_mutex_unlock)(m);

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <mutex>
@@ -65,6 +66,38 @@ TEST_CASE("an error-checking mutex: EDEADLK to its holder only; another fiber on
     CHECK(locked == 0);
     CHECK(unlocked == 0);
   });
+  pthread_mutex_destroy(&m);
+  pthread_mutexattr_destroy(&attr);
+}
+
+TEST_CASE("a recursive mutex a thread's unlock handed to a parked fiber is not the thread's any more, even before the fiber runs") {
+  weft_test::one_worker();
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_t m;
+  pthread_mutex_init(&m, &attr);
+  REQUIRE(pthread_mutex_lock(&m) == 0);  // this plain thread holds it
+  std::atomic<bool> thread_done{false};
+  auto waiter = weft::spawn([&] {
+    const int r = pthread_mutex_lock(&m);  // parks: the thread holds it
+    pthread_mutex_unlock(&m);
+    return r;
+  });
+  // Keep the only worker busy, so the waiter cannot run before this thread has looked.
+  auto busy = weft::spawn([&] {
+    while (!thread_done.load()) {
+    }
+  });
+  std::this_thread::sleep_for(20ms);  // the waiter parked, then `busy` took the worker
+  REQUIRE(pthread_mutex_unlock(&m) == 0);  // handed to the waiter
+  // glibc still recorded this thread as the owner until the waiter ran: a relock recursed.
+  const int relock = pthread_mutex_trylock(&m);
+  if (relock == 0) pthread_mutex_unlock(&m);
+  thread_done = true;
+  busy.get();
+  CHECK(relock == EBUSY);
+  CHECK(waiter.get() == 0);
   pthread_mutex_destroy(&m);
   pthread_mutexattr_destroy(&attr);
 }
