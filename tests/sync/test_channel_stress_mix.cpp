@@ -150,8 +150,10 @@ TEST_CASE("random mixes of channel operations from fibers and threads lose and d
     // channel_closed, a receive with nothing) or the test hangs.
     std::this_thread::sleep_until(end);
     for (auto& c : chans) close_quietly(c);
-    for (auto& f : fibers) logs.push_back(f.get());
+    // Threads first: each writes its own element of `logs`, which must not move (grow)
+    // while one still may.
     for (auto& t : threads) t.join();
+    for (auto& f : fibers) logs.push_back(f.get());
 
     std::vector<Value> sent, received;
     for (auto& l : logs) {
