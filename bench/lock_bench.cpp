@@ -12,17 +12,16 @@
 //      std::condition_variable, each waiting for its turn; against weft::Mutex and
 //      weft::ConditionVariable in the same shape. One iteration is two hops.
 //
-// "libc's" functions are the ones in libc.so.6, looked up there by dlsym: from the
-// executable, dlsym(RTLD_NEXT) would find libweft's, which comes after it in lookup order.
+// "libc's" functions are libc.so.6's own (libc_direct.hpp).
 //
 // LOCK_BENCH_ITERATIONS=N runs each benchmark for exactly N iterations (one repetition),
 // for instruction counts: callgrind's totals for two values of N differ by the cost of
 // the difference in iterations, whatever the process does around them.
 #include "common.hpp"
+#include "libc_direct.hpp"
 
 #include <weft/sync.hpp>
 
-#include <dlfcn.h>
 #include <pthread.h>
 
 #include <condition_variable>
@@ -41,28 +40,13 @@ struct Libc {
   MutexFn unlock = nullptr;
 };
 
-// libc's own pthread_mutex_lock and _unlock, checked once to differ from what the
-// program's own calls reach.
+// libc's own pthread_mutex_lock and _unlock.
 const Libc& libc() {
   static const Libc fns = [] {
     Libc l;
-    if (void* handle = ::dlopen("libc.so.6", RTLD_NOLOAD | RTLD_NOW)) {
-      l.lock = reinterpret_cast<MutexFn>(::dlsym(handle, "pthread_mutex_lock"));
-      l.unlock = reinterpret_cast<MutexFn>(::dlsym(handle, "pthread_mutex_unlock"));
-    }
-    void* def_lock = ::dlsym(RTLD_DEFAULT, "pthread_mutex_lock");
-    void* def_unlock = ::dlsym(RTLD_DEFAULT, "pthread_mutex_unlock");
-    if (l.lock == nullptr || l.unlock == nullptr || reinterpret_cast<void*>(l.lock) == def_lock ||
-        reinterpret_cast<void*>(l.unlock) == def_unlock) {
-      std::fprintf(stderr, "lock_bench: libc's pthread_mutex_lock/unlock not found apart from the shims "
-                           "(libc %p %p, default %p %p)\n",
-                   reinterpret_cast<void*>(l.lock), reinterpret_cast<void*>(l.unlock), def_lock, def_unlock);
-      std::abort();
-    }
-    Dl_info info{};
-    if (::dladdr(def_lock, &info) != 0) {
-      benchmark::AddCustomContext("pthread_mutex_lock_resolves_to", info.dli_fname ? info.dli_fname : "?");
-    }
+    l.lock = weft_bench::libc_direct<MutexFn>("pthread_mutex_lock", "lock_bench");
+    l.unlock = weft_bench::libc_direct<MutexFn>("pthread_mutex_unlock", "lock_bench");
+    weft_bench::note_where_resolves("pthread_mutex_lock");
     const char* hooks = std::getenv("WEFT_HOOK_LOCKS");
     benchmark::AddCustomContext("WEFT_HOOK_LOCKS", hooks ? hooks : "(unset: on)");
     return l;

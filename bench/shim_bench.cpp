@@ -9,13 +9,12 @@
 //      plain threads on one CPU doing the same with blocking reads, and a hand-written
 //      epoll loop on one thread (the floor). One iteration is a round trip: two hops.
 //
-// "libc's read" is the function in libc.so.6 itself, looked up there by dlsym: from the
-// executable, RTLD_NEXT would find libweft's read, which comes after it in lookup order.
+// "libc's read" is libc.so.6's own (libc_direct.hpp).
 // The ready fd: one byte moves per call, and every kRefill calls the benchmark refills
 // (or drains) the pipe with one libc call for kRefill bytes, the same in both columns.
 #include "common.hpp"
+#include "libc_direct.hpp"
 
-#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -41,31 +40,14 @@ struct Libc {
   EpollWaitFn epoll_wait = nullptr;
 };
 
-// libc's own read, write and epoll_wait, checked once to differ from what the
-// program's own calls reach.
+// libc's own read, write and epoll_wait.
 const Libc& libc() {
   static const Libc fns = [] {
     Libc l;
-    void* handle = ::dlopen("libc.so.6", RTLD_NOLOAD | RTLD_NOW);
-    if (handle != nullptr) {
-      l.read = reinterpret_cast<ReadFn>(::dlsym(handle, "read"));
-      l.write = reinterpret_cast<WriteFn>(::dlsym(handle, "write"));
-      l.epoll_wait = reinterpret_cast<EpollWaitFn>(::dlsym(handle, "epoll_wait"));
-    }
-    void* def_read = ::dlsym(RTLD_DEFAULT, "read");
-    void* def_write = ::dlsym(RTLD_DEFAULT, "write");
-    if (l.read == nullptr || l.write == nullptr || l.epoll_wait == nullptr ||
-        reinterpret_cast<void*>(l.read) == def_read || reinterpret_cast<void*>(l.write) == def_write) {
-      std::fprintf(stderr, "shim_bench: libc's read/write not found apart from the shims "
-                           "(libc %p %p, default %p %p)\n",
-                   reinterpret_cast<void*>(l.read), reinterpret_cast<void*>(l.write), def_read,
-                   def_write);
-      std::abort();
-    }
-    Dl_info info{};
-    if (::dladdr(def_read, &info) != 0) {
-      benchmark::AddCustomContext("read_resolves_to", info.dli_fname ? info.dli_fname : "?");
-    }
+    l.read = weft_bench::libc_direct<ReadFn>("read", "shim_bench");
+    l.write = weft_bench::libc_direct<WriteFn>("write", "shim_bench");
+    l.epoll_wait = weft_bench::libc_direct<EpollWaitFn>("epoll_wait", "shim_bench");
+    weft_bench::note_where_resolves("read");
     return l;
   }();
   return fns;
