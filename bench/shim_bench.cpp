@@ -53,6 +53,9 @@ const Libc& libc() {
   return fns;
 }
 
+// Looked up before main(), so that what it adds to the context is printed with it.
+[[maybe_unused]] const Libc& libc_at_start = libc();
+
 // Every benchmark's Setup, on the benchmark's thread: resolves libc's functions
 // and starts weft's runtime, so every benchmark runs in the same, multi-threaded process
 // (libc's read takes its cancellation-point path only once a second thread exists).
