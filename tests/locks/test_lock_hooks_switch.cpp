@@ -4,6 +4,8 @@
 // would have parked it. current_config() reports the switch.
 #include <weft/weft.hpp>
 
+#include "support/typed_mutex.hpp"
+
 #include <doctest/doctest.h>
 
 #include <pthread.h>
@@ -13,11 +15,8 @@
 TEST_CASE("hook_locks off: a fiber's lock calls are libc's") {
   weft::configure({.threads = 1, .hook_locks = weft::Toggle::off});
   CHECK(weft::current_config().hook_locks == weft::Toggle::off);
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-  pthread_mutex_t m;
-  pthread_mutex_init(&m, &attr);
+  weft_test::TypedMutex typed(PTHREAD_MUTEX_ERRORCHECK);
+  pthread_mutex_t& m = typed.m;
   const int second = weft::run([&] {
     REQUIRE(pthread_mutex_lock(&m) == 0);
     const int r = weft::spawn([&] { return pthread_mutex_lock(&m); }).get();  // same worker
@@ -25,6 +24,4 @@ TEST_CASE("hook_locks off: a fiber's lock calls are libc's") {
     return r;
   });
   CHECK(second == EDEADLK);  // with the hooks on it would park, and this run would hang
-  pthread_mutex_destroy(&m);
-  pthread_mutexattr_destroy(&attr);
 }

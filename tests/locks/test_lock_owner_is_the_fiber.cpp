@@ -4,6 +4,7 @@
 // only to the fiber that holds it, and refuses (EPERM) another fiber's unlock. Before the
 // lock shims, glibc let the second fiber recurse in, told it EDEADLK, and let it unlock.
 #include "support/one_worker.hpp"
+#include "support/typed_mutex.hpp"
 
 #include <weft/weft.hpp>
 
@@ -44,11 +45,8 @@ TEST_CASE("two fibers on one worker never both hold a std::recursive_mutex") {
 
 TEST_CASE("an error-checking mutex: EDEADLK to its holder only; another fiber on the worker waits, and may not unlock") {
   weft_test::one_worker();
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-  pthread_mutex_t m;
-  pthread_mutex_init(&m, &attr);
+  weft_test::TypedMutex typed(PTHREAD_MUTEX_ERRORCHECK);
+  pthread_mutex_t& m = typed.m;
   weft::run([&] {
     REQUIRE(pthread_mutex_lock(&m) == 0);
     CHECK(pthread_mutex_lock(&m) == EDEADLK);  // the holder relocking
@@ -66,17 +64,12 @@ TEST_CASE("an error-checking mutex: EDEADLK to its holder only; another fiber on
     CHECK(locked == 0);
     CHECK(unlocked == 0);
   });
-  pthread_mutex_destroy(&m);
-  pthread_mutexattr_destroy(&attr);
 }
 
 TEST_CASE("a recursive mutex a thread's unlock handed to a parked fiber is not the thread's any more, even before the fiber runs") {
   weft_test::one_worker();
-  pthread_mutexattr_t attr;
-  pthread_mutexattr_init(&attr);
-  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-  pthread_mutex_t m;
-  pthread_mutex_init(&m, &attr);
+  weft_test::TypedMutex typed(PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_t& m = typed.m;
   REQUIRE(pthread_mutex_lock(&m) == 0);  // this plain thread holds it
   std::atomic<bool> thread_done{false};
   auto waiter = weft::spawn([&] {
@@ -98,6 +91,4 @@ TEST_CASE("a recursive mutex a thread's unlock handed to a parked fiber is not t
   busy.get();
   CHECK(relock == EBUSY);
   CHECK(waiter.get() == 0);
-  pthread_mutex_destroy(&m);
-  pthread_mutexattr_destroy(&attr);
 }

@@ -1,9 +1,10 @@
 // pthread mutexes and condition variables: the results and error codes libc gives on a
 // plain thread, in a fiber too, for each mutex type and the misuses libc reports; timed
 // waits as long as libc's. (Concurrency between fibers and threads has its own tests in
-// tests/shims/test_lock_*.)
+// tests/locks/.)
 #include "conformance.hpp"
 #include "timings.hpp"
+#include "support/typed_mutex.hpp"
 
 #include <pthread.h>
 #include <time.h>
@@ -29,17 +30,7 @@ WEFT_CONFORMS(pthread_cond_broadcast)
 namespace {
 
 // A mutex of one type, made and destroyed around each act.
-struct Mutex {
-  explicit Mutex(int type) {
-    pthread_mutexattr_t a;
-    pthread_mutexattr_init(&a);
-    pthread_mutexattr_settype(&a, type);
-    pthread_mutex_init(&m, &a);
-    pthread_mutexattr_destroy(&a);
-  }
-  ~Mutex() { pthread_mutex_destroy(&m); }
-  pthread_mutex_t m;
-};
+using Mutex = weft_test::TypedMutex;
 
 const char* type_name(int type) {
   switch (type) {
