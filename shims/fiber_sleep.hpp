@@ -3,7 +3,9 @@
 #pragma once
 
 #include "park.hpp"
+#include "reactor_backend.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -61,5 +63,25 @@ inline std::int64_t lock_deadline(clockid_t clock, const timespec& at) noexcept 
 inline void fiber_sleep_until(std::int64_t deadline_ns) noexcept {
   (void)rt::park_until(rt::deadline_from_ns(deadline_ns), {rt::WaitKind::timer});
 }
+
+// The sleeps of a fiber polling a lock whose release nobody announces to weft (one a
+// process-shared lock, which other processes release): 50 µs first, doubling up to 4 ms,
+// so a long wait costs little CPU and a short one little latency.
+class PollNaps {
+ public:
+  // Sleeps the next nap, cut short at deadline_ns (-1: none); false, without sleeping, once
+  // the deadline has passed.
+  bool nap(std::int64_t deadline_ns) noexcept {
+    const std::int64_t now = rt::monotonic_ns();
+    if (deadline_ns != -1 && now >= deadline_ns) return false;
+    const std::int64_t wake = deadline_ns == -1 ? now + nap_ns_ : std::min(now + nap_ns_, deadline_ns);
+    fiber_sleep_until(wake);
+    nap_ns_ = std::min<std::int64_t>(nap_ns_ * 2, 4'000'000);
+    return true;
+  }
+
+ private:
+  std::int64_t nap_ns_ = 50'000;
+};
 
 }  // namespace weft::shim
