@@ -56,15 +56,11 @@ bool past(std::int64_t deadline_ns) noexcept { return deadline_ns != kNever && r
 // Robust, PI, PP and process-shared mutexes in a fiber: trylock until it gives something
 // other than EBUSY (robust mutexes may say EOWNERDEAD) or the deadline passes.
 int poll_lock(pthread_mutex_t* m, std::int64_t deadline_ns) noexcept {
-  std::int64_t nap_ns = 50'000;
+  shim::PollNaps naps;
   for (;;) {
     const int r = WEFT_REAL(pthread_mutex_trylock)(m);
     if (r != EBUSY) return r;
-    const std::int64_t now = rt::monotonic_ns();
-    if (deadline_ns != kNever && now >= deadline_ns) return ETIMEDOUT;
-    const std::int64_t wake = deadline_ns == kNever ? now + nap_ns : std::min(now + nap_ns, deadline_ns);
-    shim::fiber_sleep_until(wake);
-    nap_ns = std::min<std::int64_t>(nap_ns * 2, 4'000'000);
+    if (!naps.nap(deadline_ns)) return ETIMEDOUT;
   }
 }
 
