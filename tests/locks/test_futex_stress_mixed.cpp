@@ -4,7 +4,9 @@
 // std::latch hand-offs, with hooked sleeps between, for a few seconds. A lost wake-up
 // leaves a fiber or thread waiting for ever: the deadlock guard fails the run and the
 // printed seed (WEFT_FUTEX_STRESS_SEED) replays it. The semaphore is never over-drawn,
-// and every token comes back.
+// and every token comes back. (With WEFT_HOOK_LOCKS=0 it passes too: on two workers with
+// plain threads about, a worker blocked in the kernel is soon woken. It hunts the shim's
+// own races; the one-worker tests are the ones that deadlock without the shim.)
 #include "support/deadlock_guard.hpp"
 
 #include <weft/weft.hpp>
