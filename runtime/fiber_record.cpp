@@ -95,6 +95,8 @@ const char* to_string(WaitKind kind) noexcept {
     case WaitKind::channel: return "channel";
     case WaitKind::event: return "event";
     case WaitKind::semaphore: return "semaphore";
+    case WaitKind::futex: return "futex";
+    case WaitKind::once: return "once";
   }
   return "?";
 }

@@ -33,7 +33,7 @@ int wait_events(int epfd, epoll_event* events, int cap, std::int64_t deadline_ns
 #ifdef SYS_epoll_pwait2
   if (!pwait2_missing.load(std::memory_order_relaxed)) {
     timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-    long n = ::syscall(SYS_epoll_pwait2, epfd, events, cap, &ts, nullptr, 0);
+    long n = WEFT_REAL(syscall)(SYS_epoll_pwait2, epfd, events, cap, &ts, nullptr, 0);
     if (n >= 0 || errno != ENOSYS) return static_cast<int>(n);
     pwait2_missing.store(true, std::memory_order_relaxed);
   }

@@ -1,5 +1,7 @@
 #include "thread_waiter.hpp"
 
+#include "libc.hpp"
+
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -14,7 +16,8 @@ namespace {
 // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, the clock steady_clock
 // reads on Linux, so a wait interrupted by a signal resumes with the same deadline.
 long futex_wait_until(std::atomic<std::uint32_t>& word, const timespec* deadline) noexcept {
-  return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word),
+  // libc's syscall, not the futex shim's (shims/futex.cpp): this is the wait of a thread.
+  return WEFT_REAL(syscall)(SYS_futex, reinterpret_cast<std::uint32_t*>(&word),
                    FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, 0u, deadline, nullptr,
                    FUTEX_BITSET_MATCH_ANY);
 }
@@ -22,8 +25,8 @@ long futex_wait_until(std::atomic<std::uint32_t>& word, const timespec* deadline
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
   // The waiter may already have returned: waking an address nobody waits on any more is
   // harmless for a futex (the kernel only hashes the address).
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1,
-            nullptr, nullptr, 0);
+  WEFT_REAL(syscall)(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1,
+                     nullptr, nullptr, 0);
 }
 
 }  // namespace

@@ -61,7 +61,7 @@ inline bool mutex_locked(const pthread_mutex_t* m) noexcept {
 // The calling thread's id as the kernel knows it (what glibc stores as a mutex's owner).
 inline pid_t this_thread_tid() noexcept {
   rt::ThreadContext& tc = rt::thread_context();
-  if (tc.tid == 0) tc.tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  if (tc.tid == 0) tc.tid = static_cast<pid_t>(WEFT_REAL(syscall)(SYS_gettid));
   return tc.tid;
 }
 

@@ -31,6 +31,8 @@ enum class WaitKind : std::uint8_t {
   channel,
   event,
   semaphore,
+  futex,          // a futex word (std::atomic::wait, std::future, semaphores, latches)
+  once,           // another caller's pthread_once / std::call_once init routine
 };
 
 const char* to_string(FiberState state) noexcept;
