@@ -9,7 +9,7 @@ packages=(
   doctest-dev libbenchmark-dev
   # tests/clients: real clients against real servers, which the tests start themselves
   libhiredis-dev libcurl4-openssl-dev libpq-dev redis-server postgresql
-  libmemcached-dev memcached
+  libmemcached-dev memcached libcpp-httplib-dev
 )
 # Benchmarks compare against a Go peer, and hiredis's async API on libevent against a
 # redis-server; only fetched when asked for.
