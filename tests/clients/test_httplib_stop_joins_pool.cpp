@@ -8,6 +8,7 @@
 
 #include "support/one_worker.hpp"
 #include "support/stall_watch.hpp"
+#include "support/ticker.hpp"
 #include "support/timing.hpp"
 
 #include <doctest/doctest.h>
@@ -31,27 +32,6 @@ constexpr int kKeepAliveSeconds = 1;
 
 weft_test::StallWatch stall_watch;
 
-// A fiber on the worker that notes the longest gap between its ticks until stopped.
-struct Ticker {
-  std::atomic<bool> stop{false};
-  Clock::duration worst_gap{};
-  int ticks = 0;
-  weft::Unfuture<void> fiber = weft::spawn([this] {
-    auto last = Clock::now();
-    while (!stop.load()) {
-      std::this_thread::sleep_for(kTick);
-      const auto now = Clock::now();
-      worst_gap = std::max(worst_gap, now - last);
-      last = now;
-      ++ticks;
-    }
-  });
-  void finish() {
-    stop = true;
-    fiber.get();
-  }
-};
-
 }  // namespace
 
 TEST_CASE("cpp-httplib: stop() with a kept-alive connection; listen() joins its pool in a fiber, the worker running on") {
@@ -72,7 +52,7 @@ TEST_CASE("cpp-httplib: stop() with a kept-alive connection; listen() joins its 
   CHECK(first->body == "hello");
 
   stall_watch.reset();
-  Ticker ticker;
+  weft_test::Ticker ticker(kTick);
   std::this_thread::sleep_for(50ms);  // the ticker is under way
   const auto stop_at = Clock::now();
   weft::spawn([&] { server.stop(); }).get();
@@ -81,11 +61,11 @@ TEST_CASE("cpp-httplib: stop() with a kept-alive connection; listen() joins its 
   ticker.finish();
   const auto stall = stall_watch.worst();
 
-  MESSAGE("listen() returned " << ms(joined_after) << " ms after stop(); ticker's worst gap " << ms(ticker.worst_gap)
-                               << " ms over " << ticker.ticks << " ticks (machine stall " << ms(stall) << " ms)");
+  MESSAGE("listen() returned " << ms(joined_after) << " ms after stop(); ticker's worst gap " << ms(ticker.worst_gap())
+                               << " ms over " << ticker.ticks() << " ticks (machine stall " << ms(stall) << " ms)");
   CHECK(listened);  // stopped, not failed
   // The join really waited for the kept-alive connection's thread: the point of the test.
   CHECK(joined_after >= 500ms);
   CHECK(joined_after < std::chrono::seconds(kKeepAliveSeconds) + 2s * WEFT_TEST_SLACK + stall);
-  CHECK_MESSAGE(ticker.worst_gap < 50ms * WEFT_TEST_SLACK + stall, "ticker stalled " << ms(ticker.worst_gap) << " ms");
+  CHECK_MESSAGE(ticker.worst_gap() < 50ms * WEFT_TEST_SLACK + stall, "ticker stalled " << ms(ticker.worst_gap()) << " ms");
 }

@@ -13,6 +13,7 @@
 #include "support/one_worker.hpp"
 #include "support/server_process.hpp"
 #include "support/stall_watch.hpp"
+#include "support/ticker.hpp"
 #include "support/timing.hpp"
 
 #include <doctest/doctest.h>
@@ -80,27 +81,6 @@ Pool make_pool(int port) {
   return Pool(memcached_pool(options.c_str(), options.size()));
 }
 
-// A fiber on the same worker that notes the longest gap between its ticks until stopped.
-struct Ticker {
-  std::atomic<bool> stop{false};
-  Clock::duration worst_gap{};
-  int ticks = 0;
-  weft::Unfuture<void> fiber = weft::spawn([this] {
-    auto last = Clock::now();
-    while (!stop.load()) {
-      std::this_thread::sleep_for(kTick);
-      const auto now = Clock::now();
-      worst_gap = std::max(worst_gap, now - last);
-      last = now;
-      ++ticks;
-    }
-  });
-  void finish() {
-    stop = true;
-    fiber.get();
-  }
-};
-
 struct Outcome {
   std::string error;
   std::thread::id thread;
@@ -148,7 +128,7 @@ TEST_CASE("libmemcachedutil: 20 fibers on one worker share a pool of 2, popping 
   };
 
   stall_watch.reset();
-  Ticker ticker;
+  weft_test::Ticker ticker(kTick);
   const auto start = Clock::now();
   std::vector<weft::Unfuture<Outcome>> fibers;
   for (int i = 0; i < kFibers; ++i) fibers.push_back(weft::spawn(use_pool, i));
@@ -162,13 +142,13 @@ TEST_CASE("libmemcachedutil: 20 fibers on one worker share a pool of 2, popping 
     CHECK(o.thread == outcomes[0].thread);  // all on the one worker
   }
   MESSAGE(kFibers << " fibers through a pool of " << kPoolSize << ": " << ms(elapsed) << " ms; ticker's worst gap "
-                  << ms(ticker.worst_gap) << " ms over " << ticker.ticks << " ticks (machine stall " << ms(stall)
+                  << ms(ticker.worst_gap()) << " ms over " << ticker.ticks() << " ticks (machine stall " << ms(stall)
                   << " ms)");
   CHECK(most_holding.load() == kPoolSize);  // the pool really ran out (and never gave more)
   // Ten turns of two holders at least: the waits really waited for a push.
   CHECK(elapsed >= (kFibers / kPoolSize) * kHold - 2ms);
   // The worker kept running other fibers while the pool was empty.
-  CHECK_MESSAGE(ticker.worst_gap < 50ms * WEFT_TEST_SLACK + stall, "ticker stalled " << ms(ticker.worst_gap) << " ms");
+  CHECK_MESSAGE(ticker.worst_gap() < 50ms * WEFT_TEST_SLACK + stall, "ticker stalled " << ms(ticker.worst_gap()) << " ms");
 }
 
 TEST_CASE("libmemcachedutil: a fetch with a timeout on an empty pool gives up in time, the worker running on") {
@@ -186,7 +166,7 @@ TEST_CASE("libmemcachedutil: a fetch with a timeout on an empty pool gives up in
   REQUIRE(b != nullptr);
 
   stall_watch.reset();
-  Ticker ticker;
+  weft_test::Ticker ticker(kTick);
   struct Fetched {
     memcached_return_t rc;
     bool got;
@@ -206,10 +186,10 @@ TEST_CASE("libmemcachedutil: a fetch with a timeout on an empty pool gives up in
   memcached_pool_push(pool.get(), a);
   memcached_pool_push(pool.get(), b);
 
-  MESSAGE("fetch gave up after " << ms(f.waited) << " ms; ticker's worst gap " << ms(ticker.worst_gap) << " ms");
+  MESSAGE("fetch gave up after " << ms(f.waited) << " ms; ticker's worst gap " << ms(ticker.worst_gap()) << " ms");
   CHECK_FALSE(f.got);
   CHECK(f.rc == MEMCACHED_TIMEOUT);
   CHECK(f.waited < 1s + 500ms * WEFT_TEST_SLACK + stall);
-  CHECK(ticker.ticks > 10);
-  CHECK_MESSAGE(ticker.worst_gap < 50ms * WEFT_TEST_SLACK + stall, "ticker stalled " << ms(ticker.worst_gap) << " ms");
+  CHECK(ticker.ticks() > 10);
+  CHECK_MESSAGE(ticker.worst_gap() < 50ms * WEFT_TEST_SLACK + stall, "ticker stalled " << ms(ticker.worst_gap()) << " ms");
 }

@@ -3,6 +3,7 @@
 // as it does to a thread, but another fiber of the same worker waits for the unlock. Before
 // the rwlock shims glibc told the second fiber EDEADLK at once (the same thread to it).
 #include "support/one_worker.hpp"
+#include "support/abs_time.hpp"
 
 #include <weft/weft.hpp>
 
@@ -19,14 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-timespec in_ms(clockid_t clock, long ms) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  t.tv_nsec += ms * 1'000'000;
-  t.tv_sec += t.tv_nsec / 1'000'000'000;
-  t.tv_nsec %= 1'000'000'000;
-  return t;
-}
+using weft_test::in_ms;
 
 struct SecondFiber {
   int trywrlock = -1, tryrdlock = -1, wrlock = -1, rdlock = -1;

@@ -4,6 +4,7 @@
 // count a wake returns when it woke a waiter.
 #include "conformance.hpp"
 #include "timings.hpp"
+#include "support/abs_time.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -38,14 +39,7 @@ struct Trace {
   }
 };
 
-timespec in_ms(clockid_t clock, long ms) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  t.tv_nsec += ms * 1'000'000;
-  t.tv_sec += t.tv_nsec / 1'000'000'000;
-  t.tv_nsec %= 1'000'000'000;
-  return t;
-}
+using weft_test::in_ms;
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 // is the worker thread. (Joins that wait have tests/locks/test_join_*.)
 #include "conformance.hpp"
 #include "timings.hpp"
+#include "support/abs_time.hpp"
 
 #include <pthread.h>
 #include <time.h>
@@ -27,14 +28,7 @@ struct Trace {
   void add(const char* what, long r) { text += std::string(what) + "=" + std::to_string(r) + " "; }
 };
 
-timespec in_ms(clockid_t clock, long ms) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  t.tv_nsec += ms * 1'000'000;
-  t.tv_sec += t.tv_nsec / 1'000'000'000;
-  t.tv_nsec %= 1'000'000'000;
-  return t;
-}
+using weft_test::in_ms;
 
 // A thread that returns 42 once `go` is set.
 void* wait_for_go(void* go) {

@@ -5,6 +5,7 @@
 #include "conformance.hpp"
 #include "timings.hpp"
 #include "support/typed_mutex.hpp"
+#include "support/abs_time.hpp"
 
 #include <pthread.h>
 #include <time.h>
@@ -44,14 +45,7 @@ const char* type_name(int type) {
 constexpr int kTypes[] = {PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_RECURSIVE, PTHREAD_MUTEX_ERRORCHECK,
                           PTHREAD_MUTEX_ADAPTIVE_NP};
 
-timespec in_ms(clockid_t clock, long ms) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  t.tv_nsec += ms * 1'000'000;
-  t.tv_sec += t.tv_nsec / 1'000'000'000;
-  t.tv_nsec %= 1'000'000'000;
-  return t;
-}
+using weft_test::in_ms;
 
 // The results of a sequence of calls, as text.
 struct Trace {

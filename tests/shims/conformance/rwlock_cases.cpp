@@ -5,6 +5,7 @@
 // polls. (Concurrency between fibers and threads has its own tests in tests/locks.)
 #include "conformance.hpp"
 #include "timings.hpp"
+#include "support/abs_time.hpp"
 
 #include <pthread.h>
 #include <time.h>
@@ -45,14 +46,7 @@ struct RwLock {
   pthread_rwlock_t rw;
 };
 
-timespec in_ms(clockid_t clock, long ms) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  t.tv_nsec += ms * 1'000'000;
-  t.tv_sec += t.tv_nsec / 1'000'000'000;
-  t.tv_nsec %= 1'000'000'000;
-  return t;
-}
+using weft_test::in_ms;
 
 struct Trace {
   std::string text;

@@ -5,6 +5,7 @@
 // another thread ends. (Fibers and threads at once: tests/locks/test_lock_sem_*.)
 #include "conformance.hpp"
 #include "timings.hpp"
+#include "support/abs_time.hpp"
 
 #include <fcntl.h>
 #include <semaphore.h>
@@ -69,14 +70,7 @@ class Sem {
   sem_t* sem_ = nullptr;
 };
 
-timespec in_ms(clockid_t clock, long ms) {
-  timespec t{};
-  clock_gettime(clock, &t);
-  t.tv_nsec += ms * 1'000'000;
-  t.tv_sec += t.tv_nsec / 1'000'000'000;
-  t.tv_nsec %= 1'000'000'000;
-  return t;
-}
+using weft_test::in_ms;
 
 // Results of a sequence of calls as text: each call's return, and errno when it failed.
 struct Trace {
