@@ -121,7 +121,7 @@ int fiber_lock(pthread_mutex_t* m, std::int64_t deadline_ns, const timespec* abs
 }
 
 // Wakes a fiber parked on m, if any may be: after a release by anyone.
-void wake_a_waiter(pthread_mutex_t* m) noexcept {
+[[gnu::noinline]] void wake_a_waiter(pthread_mutex_t* m) noexcept {
   // Still locked means someone took it since, or a recursive owner still holds it: that
   // holder's own unlock will wake.
   if (rt::any_address_waiters() && !shim::mutex_locked(m)) (void)rt::unpark_address(m, 1);
@@ -151,6 +151,31 @@ bool hand_over(pthread_mutex_t* m) noexcept {
   if (rt::fiber_owner(m) != rt::lock_identity()) return EPERM;
   if (__atomic_load_n(&m->__data.__count, __ATOMIC_RELAXED) <= 1) rt::clear_fiber_owner(m);
   return 0;
+}
+
+// pthread_mutex_unlock's every case but the common one (see there).
+
+[[gnu::noinline]] int unlock_with_checks(pthread_mutex_t* m, int type) noexcept {
+  // Only a recursive or error-checking mutex can have a fiber owner to check; every other
+  // unlock is libc's plus the wake-up. The type is in the mutex's own cache line, so it is
+  // looked at before the thread-local fiber check and the hooks switch.
+  const bool fiber_owned = type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK;
+  if (fiber_owned) {
+    if (const int err = release_fiber_owner(m); err != 0) return err;
+  }
+  // With fibers parked on it, the mutex goes straight to the oldest of them, never free:
+  // released and woken, that fiber would find it taken again by an unlocker that keeps
+  // working (nothing preempts a fiber), park again, and starve. Only what glibc's unlock
+  // would accept is handed over: the last level, by the owning thread.
+  if (rt::any_address_waiters() && shim::parkable_mutex(m) &&
+      (!fiber_owned || (__atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == shim::this_thread_tid() &&
+                        (type != PTHREAD_MUTEX_RECURSIVE || __atomic_load_n(&m->__data.__count, __ATOMIC_RELAXED) <= 1))) &&
+      hand_over(m)) {
+    return 0;
+  }
+  const int r = WEFT_REAL(pthread_mutex_unlock)(m);
+  if (r == 0) wake_a_waiter(m);
+  return r;
 }
 
 }  // namespace
@@ -192,27 +217,16 @@ int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct ti
 }
 
 int pthread_mutex_unlock(pthread_mutex_t* m) {
-  // Only a recursive or error-checking mutex can have a fiber owner to check; every other
-  // unlock is libc's plus the wake-up. The type is in the mutex's own cache line, so it is
-  // looked at before the thread-local fiber check and the hooks switch, and the check is
-  // out of line, so std::mutex's unlock (type 0) pays neither nor their register saves.
+  // The common case (no fiber owner to check, nobody parked anywhere) is libc's unlock and
+  // one more look at the waiter count after it, in a frame that saves almost nothing;
+  // everything else is out of line (unlock_with_checks).
   const int type = shim::mutex_type(m);
-  const bool fiber_owned = type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK;
-  if (fiber_owned) {
-    if (const int err = release_fiber_owner(m); err != 0) return err;
-  }
-  // With fibers parked on it, the mutex goes straight to the oldest of them, never free:
-  // released and woken, that fiber would find it taken again by an unlocker that keeps
-  // working (nothing preempts a fiber), park again, and starve. Only what glibc's unlock
-  // would accept is handed over: the last level, by the owning thread.
-  if (rt::any_address_waiters() && shim::parkable_mutex(m) &&
-      (!fiber_owned || (__atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED) == shim::this_thread_tid() &&
-                        (type != PTHREAD_MUTEX_RECURSIVE || __atomic_load_n(&m->__data.__count, __ATOMIC_RELAXED) <= 1))) &&
-      hand_over(m)) {
-    return 0;
+  if (type == PTHREAD_MUTEX_RECURSIVE || type == PTHREAD_MUTEX_ERRORCHECK || rt::any_address_waiters()) {
+    return unlock_with_checks(m, type);
   }
   const int r = WEFT_REAL(pthread_mutex_unlock)(m);
-  if (r == 0) wake_a_waiter(m);
+  // After the release: a waiter that counted itself in before it saw the lock taken.
+  if (r == 0 && rt::any_address_waiters()) wake_a_waiter(m);
   return r;
 }
 
