@@ -1,5 +1,6 @@
 #include "io.hpp"
 
+#include "cancel.hpp"
 #include "worker.hpp"
 
 #include <weft/net/errors.hpp>
@@ -38,6 +39,7 @@ void Waiter::wait(Deadline deadline, const char* what) {
       case rt::IoWait::timed_out: throw_timeout(what);
       case rt::IoWait::closed: throw_errno(EBADF, what);
       case rt::IoWait::interrupted: continue;  // a signal on a plain thread: wait on
+      case rt::IoWait::cancelled: rt::throw_cancelled();
       case rt::IoWait::failed: throw_errno(errno, what);
     }
   }

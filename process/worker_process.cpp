@@ -1,5 +1,7 @@
 #include "worker_process.hpp"
 
+#include "cancel.hpp"
+
 #include "start_hook.hpp"
 #include "wire.hpp"
 
@@ -217,6 +219,7 @@ void WorkerProcess::wait_on(int watch, Deadline deadline) {
     outcome = rt::block_on_fd(watch, rt::IoDir::read, until);
   }
   if (outcome == rt::IoWait::failed) throw std::system_error(errno, std::generic_category(), "weft: worker process: waiting");
+  if (outcome == rt::IoWait::cancelled) rt::throw_cancelled();  // the caller ends the task's worker process
   // ready, timed out (a slice or the deadline, which the caller's next wait_on tells
   // apart), interrupted: the caller tries its call again.
 }

@@ -95,6 +95,12 @@ void count_out_locked(Bucket& b, Entry& e) noexcept {
   release_if_unused_locked(b, e);
 }
 
+// Lock waits stand for libc calls that C code cannot see fail (cancel.hpp).
+WaitReason not_cancellable(WaitReason why) noexcept {
+  why.cancellable = false;
+  return why;
+}
+
 }  // namespace
 
 ParkResult park_on_address(const void* address, bool (*still_blocked)(const void*) noexcept, const void* arg,
@@ -104,7 +110,7 @@ ParkResult park_on_address(const void* address, bool (*still_blocked)(const void
   Entry& e = count_in_locked(b, address);
   ParkResult outcome = ParkResult::woken;
   *parked = still_blocked(arg);
-  if (*parked) outcome = park(e.waiters, lk, deadline, why);
+  if (*parked) outcome = park(e.waiters, lk, deadline, not_cancellable(why));
   count_out_locked(b, e);
   return outcome;
 }
@@ -150,7 +156,7 @@ ParkResult park_entered(const void* address, std::uint64_t ticket, std::chrono::
   Entry& e = *find_locked(b, address);  // kept by the caller's count
   ParkResult outcome = ParkResult::woken;
   *parked = e.sequence == ticket;
-  if (*parked) outcome = park(e.waiters, lk, deadline, why);
+  if (*parked) outcome = park(e.waiters, lk, deadline, not_cancellable(why));
   count_out_locked(b, e);
   return outcome;
 }

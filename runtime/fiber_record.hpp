@@ -24,6 +24,8 @@
 
 #include <weft/fibers.hpp>
 
+#include <weft/detail/state.hpp>
+
 #include <boost/fiber/context.hpp>
 #include <boost/fiber/properties.hpp>
 
@@ -38,9 +40,9 @@ using weft::FiberState;  // <weft/fibers.hpp>
 using weft::WaitKind;
 
 struct FiberRecord final : boost::fibers::fiber_properties {
-  FiberRecord(std::uint64_t id, const std::string* name, unsigned worker,
+  FiberRecord(std::uint64_t id, detail::StateBase* task, unsigned worker,
               boost::fibers::context* ctx) noexcept
-      : fiber_properties(ctx), id(id), name(name), worker(worker) {}
+      : fiber_properties(ctx), id(id), name(task->name()), worker(worker), task(task) {}
   FiberRecord(const FiberRecord&) = delete;
   FiberRecord& operator=(const FiberRecord&) = delete;
   // Boost deletes the properties a context holds when they are replaced; a record's memory
@@ -61,6 +63,15 @@ struct FiberRecord final : boost::fibers::fiber_properties {
   std::atomic<int> wait_fd{-1};
   std::atomic<std::int64_t> wait_since_ns{0};      // CLOCK_MONOTONIC_COARSE
   std::atomic<std::int64_t> wait_deadline_ns{-1};  // CLOCK_MONOTONIC; -1: none
+
+  // Stopping it (cancel.hpp). `task` holds the sticky cancel request; the rest is the
+  // fiber's own, read and written only by the fiber.
+  detail::StateBase* const task;    // the work it runs (lives as long as the record)
+  std::int64_t timeout_ns = -1;     // CLOCK_MONOTONIC: the earliest Timeout in scope; -1: none
+  unsigned shield_depth = 0;        // Shields in scope: while > 0, nothing cancels it
+  bool published = false;           // task's runner word names this record (cancel.cpp)
+  bool parked_cancellable = false;  // its current park may be ended by a cancel (park.cpp)
+  std::uint8_t cancel_seen = 0;     // CancelCause its last cancelled wait ended with
 
   bool listed = false;          // set and read by the record's worker only
   FiberRecord* prev = nullptr;  // guarded by the RecordList's lock

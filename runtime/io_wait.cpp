@@ -137,7 +137,11 @@ IoWait park_on_fd(int fd, FdState& s, std::uint32_t generation, IoDir dir,
   if (r == ParkResult::closed || s.generation.load(std::memory_order_relaxed) != generation) {
     return IoWait::closed;
   }
-  return r == ParkResult::timed_out ? IoWait::timed_out : IoWait::ready;
+  switch (r) {
+    case ParkResult::timed_out: return IoWait::timed_out;
+    case ParkResult::cancelled: return IoWait::cancelled;
+    default: return IoWait::ready;
+  }
 }
 
 IoWait block_on_fd(int fd, IoDir dir, std::int64_t deadline_ns) noexcept {

@@ -26,6 +26,7 @@ enum class IoWait : std::uint8_t {
   timed_out,  // the deadline passed
   closed,     // the fd was closed or replaced while waiting: EBADF
   interrupted,  // a signal handler ran (plain threads only): EINTR
+  cancelled,  // the fiber was cancelled or its Timeout passed: cancel_errno() (cancel.hpp)
   failed,     // errno says why (the reactor could not watch the fd)
 };
 

@@ -1,6 +1,7 @@
 // Where new work goes: rt::place_fiber (spawn's detail::launch_fiber, and the layers
 // above) and detail::launch_blocking; and detail::cancel_task, for work that should not go
-// anywhere after all.
+// anywhere after all, or should stop (a fiber's: cancel.hpp).
+#include "cancel.hpp"
 #include "runtime.hpp"
 
 #include <weft/errors.hpp>
@@ -47,7 +48,9 @@ void launch_blocking(boost::intrusive_ptr<StateBase> task) {
 }
 
 bool cancel_task(StateBase& task) {
-  if (!task.fail_unstarted(std::make_exception_ptr(cancelled_error()))) return false;
+  if (!task.fail_unstarted(std::make_exception_ptr(cancelled_error("weft: cancelled before it started")))) {
+    return task.origin() == StateBase::Origin::fiber && rt::cancel_running(task);
+  }
   task.mark_retrieved();  // a cancel is news to waiters, not an error nobody saw
   // Only the pool keeps unstarted tasks in a queue with a bound; fibers that will find
   // their task cancelled cost a stack until they run, as any spawned fiber does.

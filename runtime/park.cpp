@@ -1,12 +1,14 @@
 #include "park.hpp"
 
 #include "blocking_pool.hpp"
+#include "cancel.hpp"
 #include "thread_waiter.hpp"
 #include "tsan_annotations.hpp"
 #include "worker.hpp"
 
 #include <boost/fiber/scheduler.hpp>
 
+#include <algorithm>
 #include <sched.h>
 
 namespace weft::rt {
@@ -48,24 +50,30 @@ void make_ready(boost::fibers::context* fiber) noexcept {
 }
 
 // Unlinks w (the caller holds the list's lock) and wakes it with `outcome`, unless it is
-// a fiber whose timeout has fired already: then it leaves as timed out, and the caller
+// a fiber whose timeout has fired or whose cancel has claimed it already: then the caller
 // should wake another in its place.
 bool wake(WaitList& list, Waiter& w, ParkResult outcome) noexcept {
   unlink(list, w);
   if (w.fiber == nullptr) {
     w.outcome = outcome;
+    w.claimed = true;
     unpark_thread(w.woken);  // the thread relocks before it returns, so w lives till then
     return true;
   }
   auto expected = reinterpret_cast<std::intptr_t>(&w);
-  if (!w.fiber->twstatus.compare_exchange_strong(expected, -1, std::memory_order_acq_rel) &&
-      expected != 0) {
-    return false;  // -2: the scheduler's timer path got there first
+  if (!w.fiber->twstatus.compare_exchange_strong(expected, -1, std::memory_order_acq_rel)) {
+    return false;  // -2: the scheduler's timer path got there first; -1: a cancel did
   }
   w.outcome = outcome;
+  w.claimed = true;
   if (w.record != nullptr) w.record->state.store(FiberState::runnable, std::memory_order_relaxed);
   make_ready(w.fiber);
   return true;
+}
+
+std::chrono::steady_clock::time_point earlier(std::chrono::steady_clock::time_point a,
+                                              std::int64_t b_ns) noexcept {
+  return b_ns < 0 ? a : std::min(a, deadline_from_ns(b_ns));
 }
 
 ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_point deadline,
@@ -73,27 +81,45 @@ ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::
   Waiter w;
   w.fiber = me;
   w.record = Worker::current_record();  // null in a worker's main context
-  const bool timed = deadline != std::chrono::steady_clock::time_point::max();
+  FiberRecord* const stoppable = why.cancellable ? w.record : nullptr;
+  std::chrono::steady_clock::time_point until = deadline;  // the wait's, or its Timeout's
+  if (stoppable != nullptr) {
+    if (!stoppable->published) publish_for_cancel(*stoppable);
+    if (stoppable->shield_depth == 0) until = earlier(deadline, stoppable->timeout_ns);
+  }
+  const bool timed = until != std::chrono::steady_clock::time_point::max();
   link(list, w);
   for (;;) {
-    if (w.record != nullptr) w.record->begin_wait(why.kind, why.object, why.fd, ns_since_epoch(deadline));
+    if (stoppable != nullptr) {
+      if (const CancelCause cause = pending_cancel(*stoppable); cause != CancelCause::none) {
+        if (w.linked) unlink(list, w);
+        stoppable->cancel_seen = static_cast<std::uint8_t>(cause);
+        return ParkResult::cancelled;
+      }
+      stoppable->parked_cancellable = stoppable->shield_depth == 0;
+    } else if (w.record != nullptr) {
+      w.record->parked_cancellable = false;
+    }
+    if (w.record != nullptr) w.record->begin_wait(why.kind, why.object, why.fd, ns_since_epoch(until));
     tsan::boost_unlocks(lk);
+    // Wakers, the timer path and a cancel all claim the fiber by changing this from &w.
+    me->twstatus.store(reinterpret_cast<std::intptr_t>(&w), std::memory_order_release);
     if (timed) {
-      me->twstatus.store(reinterpret_cast<std::intptr_t>(&w), std::memory_order_release);
-      (void)me->wait_until(deadline, lk);  // releases lk once this context is off the CPU
+      (void)me->wait_until(until, lk);  // releases lk once this context is off the CPU
     } else {
-      me->twstatus.store(0, std::memory_order_release);
       me->suspend(lk);
     }
     relock(lk);
     if (w.record != nullptr) w.record->end_wait();
-    if (!w.linked) return w.outcome;  // a waker took it off the list (see wake)
-    // Still listed: the timer resumed it, or something outside weft did (then it parks
-    // again, keeping its place in the list).
+    if (w.claimed) return w.outcome;  // a waker took it off the list (see wake)
+    // The timer or a cancel resumed it (a waker that lost to them may have unlinked it
+    // already, and woken another in its place), or something outside weft did: then it
+    // parks again, keeping its place in the list.
     if (timed && std::chrono::steady_clock::now() >= deadline) {
-      unlink(list, w);
+      if (w.linked) unlink(list, w);
       return ParkResult::timed_out;
     }
+    if (!w.linked) link(list, w);  // the check at the top of the loop unlinks it again
   }
 }
 
@@ -145,6 +171,16 @@ std::size_t wake_all(WaitList& list, ParkResult outcome) noexcept {
   return n;
 }
 
+void wake_parked_for_cancel(FiberRecord& r) noexcept {
+  if (!r.parked_cancellable) return;
+  boost::fibers::context* fiber = r.context();
+  std::intptr_t parked_at = fiber->twstatus.load(std::memory_order_acquire);
+  if (parked_at <= 0) return;  // not parked: it sees the request at its next park
+  if (!fiber->twstatus.compare_exchange_strong(parked_at, -1, std::memory_order_acq_rel)) return;
+  r.state.store(FiberState::runnable, std::memory_order_relaxed);
+  make_ready(fiber);
+}
+
 ParkResult park_until(std::chrono::steady_clock::time_point deadline, WaitReason why) noexcept {
   // Nobody else can see this list: only the deadline ends the wait.
   FiberSpinlock lock;
@@ -174,6 +210,8 @@ ParkOutcome park_on(WaitList& list, WaitLock& l, std::chrono::steady_clock::time
 }
 
 bool wake_one_on(WaitList& list, ParkOutcome outcome) noexcept { return rt::wake_one(list, outcome); }
+
+void throw_cancelled() { rt::throw_cancelled(); }
 
 std::size_t wake_all_on(WaitList& list, ParkOutcome outcome) noexcept { return rt::wake_all(list, outcome); }
 

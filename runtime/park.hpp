@@ -7,10 +7,12 @@
 //       Caller: a fiber on any worker, or a plain thread (also a worker's copy in a child
 //       forked from a fiber). `lk` holds the lock that guards `list`, and is held again on
 //       return. A fiber parks only itself (its worker runs others meanwhile); a thread
-//       blocks on a futex. Returns woken, closed or cancelled (what the waker said), or
-//       timed_out once the deadline (time_point::max(): none) has passed. Never returns
-//       early for any other reason: a spurious resume parks again. A fiber's record says
-//       what it waits for (`why`) until it returns.
+//       blocks on a futex. Returns woken or closed (what the waker said), timed_out once
+//       the deadline (time_point::max(): none) has passed, or cancelled when the fiber is
+//       cancelled or its Timeout passes (why.cancellable only; at once if it already
+//       was, and its record's cancel_seen then says which). Never returns early for any
+//       other reason: a spurious resume parks again. A fiber's record says what it waits
+//       for (`why`) until it returns.
 //   wake_one(list, outcome) / wake_all(list, outcome)
 //       Caller: anyone (fiber, thread, another worker), holding the lock that guards
 //       `list`. wake_one wakes the oldest waiter that can still be woken (one whose
@@ -57,6 +59,10 @@ struct WaitReason {
   // wait may be for work that needs the pool (blocking_pool.hpp); not so in the lock
   // shims, whose waits stand for libc's, which held the slot.
   bool lends_pool_slot = true;
+  // A fiber's cancellation or Timeout may end the wait (ParkResult::cancelled; cancel.hpp).
+  // Not so for waits that stand for a libc call that cannot fail that way (the lock
+  // shims), nor for clean-up that must finish.
+  bool cancellable = true;
 };
 
 ParkResult park(WaitList& list, FiberLock& lk, std::chrono::steady_clock::time_point deadline,
@@ -67,6 +73,10 @@ bool wake_one(WaitList& list, ParkResult outcome = ParkResult::woken) noexcept;
 const detail::Waiter* wake_first(WaitList& list, ParkResult outcome = ParkResult::woken) noexcept;
 std::size_t wake_all(WaitList& list, ParkResult outcome = ParkResult::woken) noexcept;
 ParkResult park_until(std::chrono::steady_clock::time_point deadline, WaitReason why) noexcept;
+
+// By r's worker thread while r's fiber is off the CPU: ends its park with
+// ParkResult::cancelled if it is parked in a cancellable wait (cancel.hpp).
+void wake_parked_for_cancel(FiberRecord& r) noexcept;
 
 // A CLOCK_MONOTONIC deadline in ns (-1: none) as the time_point park() takes.
 inline std::chrono::steady_clock::time_point deadline_from_ns(std::int64_t deadline_ns) noexcept {
@@ -83,6 +93,7 @@ struct Waiter {
   Waiter* prev = nullptr;  // guarded by the list's lock, as is everything below but `woken`
   Waiter* next = nullptr;
   bool linked = false;
+  bool claimed = false;  // a waker won the race for it and set `outcome`
   rt::ParkResult outcome = rt::ParkResult::timed_out;  // set by the waker that wakes it
   boost::fibers::context* fiber = nullptr;             // null: a plain thread
   rt::FiberRecord* record = nullptr;

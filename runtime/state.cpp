@@ -2,6 +2,7 @@
 #include <weft/detail/state.hpp>
 #include <weft/errors.hpp>
 
+#include "cancel.hpp"
 #include "park.hpp"
 #include "thread_context.hpp"
 #include "unretrieved.hpp"
@@ -169,8 +170,11 @@ void StateBase::wait() {
   check_can_wait();
   auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
-    (void)rt::park(waiters_, lk, std::chrono::steady_clock::time_point::max(),
-                   {wait_kind_for(origin()), this});
+    if (rt::park(waiters_, lk, std::chrono::steady_clock::time_point::max(), {wait_kind_for(origin()), this}) ==
+        rt::ParkResult::cancelled) {
+      lk.unlock();
+      rt::throw_cancelled();
+    }
   }
 }
 
@@ -181,8 +185,11 @@ bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
   if (deadline <= std::chrono::steady_clock::now()) return ready();
   auto lk = rt::lock_fiber_spinlock(lock_);
   while (!ready_.load(std::memory_order_relaxed)) {
-    if (rt::park(waiters_, lk, deadline, {wait_kind_for(origin()), this}) == rt::ParkResult::timed_out) {
-      return ready_.load(std::memory_order_relaxed);
+    const rt::ParkResult outcome = rt::park(waiters_, lk, deadline, {wait_kind_for(origin()), this});
+    if (outcome == rt::ParkResult::timed_out) return ready_.load(std::memory_order_relaxed);
+    if (outcome == rt::ParkResult::cancelled) {
+      lk.unlock();
+      rt::throw_cancelled();
     }
   }
   return true;

@@ -1,8 +1,10 @@
 // sleep, yield, in_fiber, and the calling fiber's id and name: the fiber versions on
 // weft's workers, std::this_thread's everywhere else.
+#include "cancel.hpp"
 #include "park.hpp"
 #include "worker.hpp"
 
+#include <weft/cancel.hpp>
 #include <weft/this_fiber.hpp>
 
 #include <boost/fiber/context.hpp>
@@ -16,7 +18,7 @@ bool in_fiber() noexcept { return rt::Worker::current_fiber() != nullptr; }
 namespace detail {
 void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
   if (rt::Worker::current_fiber() != nullptr) {
-    (void)rt::park_until(deadline, {rt::WaitKind::timer});
+    if (rt::park_until(deadline, {rt::WaitKind::timer}) == rt::ParkResult::cancelled) rt::throw_cancelled();
   } else {
     std::this_thread::sleep_until(deadline);
   }
@@ -26,6 +28,7 @@ void sleep_until_steady(std::chrono::steady_clock::time_point deadline) {
 namespace this_fiber {
 void yield() {
   if (boost::fibers::context* me = rt::Worker::current_fiber()) {
+    check_cancel();
     rt::FiberRecord* record = rt::Worker::current_record();
     if (record != nullptr) record->state.store(rt::FiberState::runnable, std::memory_order_relaxed);
     me->yield();

@@ -1,5 +1,6 @@
 #include "worker.hpp"
 
+#include "cancel.hpp"
 #include "fiber_lock.hpp"
 #include "fiber_start.hpp"
 #include "io_wait.hpp"
@@ -45,16 +46,20 @@ void Worker::thread_main(std::atomic<bool>& started) {
   started.store(true, std::memory_order_release);
 
   std::vector<TaskPtr> batch;
+  std::vector<TaskPtr> cancels;
   for (;;) {
     auto lk = lock_fiber_spinlock(inbox_lock_);
-    if (inbox_.empty()) {
+    if (inbox_.empty() && cancels_.empty()) {
       main_parked_ = true;
       tsan::boost_unlocks(lk);
       main_ctx_->suspend(lk);  // the lock is released once this context is off the CPU
       continue;
     }
     batch.swap(inbox_);
+    cancels.swap(cancels_);
     lk.unlock();
+    for (auto& task : cancels) deliver_cancel(*task);
+    cancels.clear();
     for (auto& task : batch) {
       detail::StateBase& state = *task;  // the inbox batch keeps it alive
       try {
@@ -84,10 +89,11 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
         // thread context no longer names it.
         boost::fibers::context* const me = thread_context().running;
         alignas(FiberRecord) unsigned char storage[sizeof(FiberRecord)];
-        auto* record = new (storage) FiberRecord(next_fiber_id(), mine->name(), here.index_, me);
+        auto* record = new (storage) FiberRecord(next_fiber_id(), mine.get(), here.index_, me);
         here.records_.start(*record);
         mine->set_producer(thread_context().running);
         mine->run_task();
+        if (record->published) unpublish_for_cancel(*record);
         // A flattening task completes later, from another fiber; once this one ends its
         // context address is reused.
         mine->set_producer(nullptr);
@@ -103,6 +109,20 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
 void Worker::post(TaskPtr task) {
   auto lk = lock_fiber_spinlock(inbox_lock_);
   inbox_.push_back(std::move(task));
+  const bool parked = std::exchange(main_parked_, false);
+  lk.unlock();
+  if (parked) main_ctx_->get_scheduler()->schedule_from_remote(main_ctx_);
+}
+
+void Worker::post_cancel(TaskPtr task) noexcept {
+  auto lk = lock_fiber_spinlock(inbox_lock_);
+  try {
+    cancels_.push_back(std::move(task));
+  } catch (const std::bad_alloc&) {
+    // The request stays in the task's word; the fiber sees it when it next parks or
+    // wakes, only not at once.
+    return;
+  }
   const bool parked = std::exchange(main_parked_, false);
   lk.unlock();
   if (parked) main_ctx_->get_scheduler()->schedule_from_remote(main_ctx_);

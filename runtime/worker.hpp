@@ -78,6 +78,9 @@ class Worker {
   void spawn_local(TaskPtr task, bool nested = true);
   // Hands task to this worker from another thread.
   void post(TaskPtr task);
+  // From another thread: the fiber running task on this worker was cancelled; wake it
+  // here, between fibers, if it is parked (cancel.hpp).
+  void post_cancel(TaskPtr task) noexcept;
 
   // The stealable queue of fibers that have never run (see scheduler.hpp).
   enum class Take { newest, oldest };  // the owner takes the newest, thieves the oldest
@@ -122,6 +125,7 @@ class Worker {
   boost::fibers::scheduler* scheduler_ = nullptr;
   boost::fibers::detail::spinlock inbox_lock_;
   std::vector<TaskPtr> inbox_;  // guarded by inbox_lock_
+  std::vector<TaskPtr> cancels_;  // guarded by inbox_lock_
   bool main_parked_ = false;    // guarded by inbox_lock_
 
   RecordList records_;

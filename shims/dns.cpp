@@ -3,18 +3,31 @@
 // never behind spawn_blocking tasks) while the fiber waits; it is still glibc's resolver,
 // so /etc/hosts, nsswitch.conf and libc's error codes are kept.
 // errno (for EAI_SYSTEM) and h_errno come back to the calling thread.
+//
+// A cancelled fiber (or one whose Timeout passes) stops waiting for getaddrinfo, which
+// returns EAI_SYSTEM with errno ECANCELED (ETIMEDOUT); the lookup finishes on the pool,
+// on copies of its arguments, and its answer is freed there. The other lookups write
+// into the caller's buffers, so they finish before returning, cancelled or not.
+#include "cancel.hpp"
 #include "io_gate.hpp"
 #include "resolver.hpp"
 #include "thread_context.hpp"
 
+#include <weft/cancel.hpp>
+#include <weft/errors.hpp>
+
 #include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 using weft::shim::in_fiber;
 
 namespace {
 
-// Runs call() on the resolver's pool and waits for it; errno and h_errno as it left them.
+// Runs call() on the resolver's pool and waits for it, whatever happens (call() uses the
+// caller's frame); errno and h_errno as it left them.
 template <class Call>
 auto offload(Call call) -> decltype(call()) {
   struct Outcome {
@@ -22,6 +35,7 @@ auto offload(Call call) -> decltype(call()) {
     int err;
     int herr;
   };
+  weft::Shield it_writes_into_this_frame;
   Outcome out = weft::rt::spawn_lookup([&] {
                   auto value = call();
                   return Outcome{value, errno, h_errno};
@@ -69,6 +83,60 @@ hostent* gethostbyname_offloaded(const char* name, int af) {
   return &last.entry;
 }
 
+// One getaddrinfo on the pool, on its own copies, so that a caller that stops waiting
+// leaves it nothing to touch; its answer is freed with it unless the caller took it.
+struct AddrLookup {
+  AddrLookup(const char* node, const char* service, const addrinfo* given_hints) {
+    if (node != nullptr) this->node = node;
+    if (service != nullptr) this->service = service;
+    if (given_hints != nullptr) {
+      hints = addrinfo{};
+      hints->ai_flags = given_hints->ai_flags;
+      hints->ai_family = given_hints->ai_family;
+      hints->ai_socktype = given_hints->ai_socktype;
+      hints->ai_protocol = given_hints->ai_protocol;
+    }
+  }
+  ~AddrLookup() {
+    if (answer != nullptr) ::freeaddrinfo(answer);
+  }
+  AddrLookup(const AddrLookup&) = delete;
+  AddrLookup& operator=(const AddrLookup&) = delete;
+
+  void run() noexcept {
+    result = WEFT_REAL(getaddrinfo)(node ? node->c_str() : nullptr, service ? service->c_str() : nullptr,
+                                    hints ? &*hints : nullptr, &answer);
+    err = errno;
+    herr = h_errno;
+  }
+
+  std::optional<std::string> node, service;
+  std::optional<addrinfo> hints;
+  addrinfo* answer = nullptr;
+  int result = EAI_SYSTEM;
+  int err = 0;
+  int herr = 0;
+};
+
+int getaddrinfo_offloaded(const char* node, const char* service, const addrinfo* hints, addrinfo** res) {
+  std::shared_ptr<AddrLookup> lookup;
+  try {
+    lookup = std::make_shared<AddrLookup>(node, service, hints);
+    weft::rt::spawn_lookup([lookup] { lookup->run(); }).get();
+  } catch (const std::bad_alloc&) {
+    return EAI_MEMORY;
+  } catch (const std::system_error& e) {
+    // Cancelled or timed out while waiting (the lookup runs on, for nobody), or the
+    // pool could not take it.
+    errno = e.code().value();
+    return EAI_SYSTEM;
+  }
+  errno = lookup->err;
+  h_errno = lookup->herr;
+  *res = std::exchange(lookup->answer, nullptr);
+  return lookup->result;
+}
+
 }  // namespace
 
 extern "C" {
@@ -76,7 +144,7 @@ extern "C" {
 int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
                 struct addrinfo** res) {
   if (!in_fiber()) return WEFT_REAL(getaddrinfo)(node, service, hints, res);
-  return offload([&] { return WEFT_REAL(getaddrinfo)(node, service, hints, res); });
+  return getaddrinfo_offloaded(node, service, hints, res);
 }
 
 int getnameinfo(const struct sockaddr* addr, socklen_t len, char* host, socklen_t hostlen,

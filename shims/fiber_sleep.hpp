@@ -59,9 +59,18 @@ inline std::int64_t lock_deadline(clockid_t clock, const timespec& at) noexcept 
   return deadline < -1 ? 0 : deadline;
 }
 
-// In a fiber: sleeps until deadline_ns (-1: forever).
+// In a fiber: sleeps until deadline_ns (-1: forever), whatever happens: the naps of the
+// lock shims, which a cancel must not cut short (cancel.hpp).
 inline void fiber_sleep_until(std::int64_t deadline_ns) noexcept {
-  (void)rt::park_until(rt::deadline_from_ns(deadline_ns), {rt::WaitKind::timer});
+  rt::WaitReason why{rt::WaitKind::timer};
+  why.cancellable = false;
+  (void)rt::park_until(rt::deadline_from_ns(deadline_ns), why);
+}
+
+// In a fiber: sleeps until deadline_ns (-1: forever), or until the fiber is cancelled or
+// its Timeout passes: then returns false, with rt::cancel_errno() saying which.
+[[nodiscard]] inline bool cancellable_sleep_until(std::int64_t deadline_ns) noexcept {
+  return rt::park_until(rt::deadline_from_ns(deadline_ns), {rt::WaitKind::timer}) != rt::ParkResult::cancelled;
 }
 
 // The sleeps of a fiber polling a lock whose release nobody announces to weft (one a

@@ -12,6 +12,7 @@
 // plain thread wait here, in poll(), so it still sees blocking behaviour.
 #pragma once
 
+#include "cancel.hpp"
 #include "fd_table.hpp"
 #include "io_wait.hpp"
 #include "libc.hpp"
@@ -49,7 +50,8 @@ class IoGate {
 
   // After EAGAIN: waits and returns true to try again, or returns false with errno set
   // (EAGAIN for the user's non-blocking fd or an expired SO_*TIMEO, EBADF if the fd was
-  // closed meanwhile, EINTR on a plain thread hit by a signal).
+  // closed meanwhile, EINTR on a plain thread hit by a signal, ECANCELED or ETIMEDOUT in a
+  // cancelled fiber or one whose Timeout passed).
   bool wait() noexcept {
     if (!in_fiber_ && !adopt_for_thread()) return fail(EAGAIN);
     if (state_->user_nonblock.load(std::memory_order_relaxed)) return fail(EAGAIN);
@@ -61,6 +63,7 @@ class IoGate {
       case IoWait::timed_out: return fail(EAGAIN);
       case IoWait::closed: return fail(EBADF);
       case IoWait::interrupted: return fail(EINTR);
+      case IoWait::cancelled: return fail(rt::cancel_errno());
       case IoWait::failed: return false;
     }
     return false;

@@ -23,6 +23,7 @@
 
 #include "libc.hpp"
 
+#include <weft/cancel.hpp>
 #include <weft/spawn.hpp>
 
 #include <pthread.h>
@@ -35,14 +36,19 @@ using namespace weft;
 
 // The join on a pool thread, the fiber parked until it ends. If the pool cannot take it
 // (no thread could be started), the join is libc's here, blocking the worker.
+// A join is not a cancellation point: std::thread::join cannot fail without terminating
+// the program, so a cancelled fiber waits for the thread all the same.
 template <class Join>
 int offload(pthread_t th, Join join) noexcept {
   if (pthread_equal(th, ::pthread_self()) != 0) return EDEADLK;
+  Unfuture<int> joined;
   try {
-    return weft::spawn_blocking(join).get();
+    joined = weft::spawn_blocking(join);
   } catch (...) {
     return join();
   }
+  Shield not_a_cancellation_point;
+  return joined.get();
 }
 
 }  // namespace

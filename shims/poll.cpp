@@ -7,8 +7,10 @@
 // libpq, libcurl and hiredis poll one socket). Anything else gets a private epoll set of
 // the fds, level-triggered, which the worker's reactor watches like any fd: n + 4
 // syscalls per wait, and it works for every pollable fd (eventfds, timerfds, other epoll
-// sets). A signal mask given to ppoll or pselect applies to those kernel calls, not to the
+// sets). A cancelled fiber (or one whose Timeout passed) gets -1 with ECANCELED (ETIMEDOUT)
+// instead of a wait. A signal mask given to ppoll or pselect applies to those kernel calls, not to the
 // time the fiber is parked, since the worker thread runs other fibers meanwhile.
+#include "cancel.hpp"
 #include "fiber_sleep.hpp"
 #include "io_gate.hpp"
 
@@ -22,6 +24,7 @@ namespace {
 
 using weft::rt::FdKind;
 using weft::rt::IoDir;
+using weft::rt::IoWait;
 
 constexpr short kReadEvents = POLLIN | POLLRDNORM | POLLRDBAND | POLLPRI | POLLRDHUP;
 constexpr short kWriteEvents = POLLOUT | POLLWRNORM | POLLWRBAND;
@@ -36,28 +39,30 @@ std::uint32_t epoll_events_for(short events) noexcept {
 }
 
 // Waits through the fd's own wait descriptor when there is exactly one fd, weft manages
-// it, and one direction is asked for. Returns false when that does not apply.
-bool park_on_single(const pollfd& p, std::int64_t deadline) noexcept {
+// it, and one direction is asked for: true, with how the wait ended. False when that
+// does not apply.
+bool park_on_single(const pollfd& p, std::int64_t deadline, IoWait* outcome) noexcept {
   const bool reads = (p.events & kReadEvents) != 0;
   const bool writes = (p.events & kWriteEvents) != 0;
   if (p.fd < 0 || reads == writes) return false;
   weft::rt::FdState& s = weft::rt::fd_state(p.fd);
   if (weft::rt::classify_in_fiber(p.fd, s) != FdKind::managed) return false;
-  (void)weft::rt::park_on_fd(p.fd, s, s.generation.load(std::memory_order_acquire),
-                             reads ? IoDir::read : IoDir::write, deadline);
+  *outcome = weft::rt::park_on_fd(p.fd, s, s.generation.load(std::memory_order_acquire),
+                                  reads ? IoDir::read : IoDir::write, deadline);
   return true;
 }
 
-// Parks until one of fds may have one of its events, or the deadline (-1: none). Any
-// outcome returns: the caller asks the kernel again.
-void park_on_any(const pollfd* fds, nfds_t n, std::int64_t deadline) noexcept {
-  if (n == 1 && park_on_single(fds[0], deadline)) return;
+// Parks until one of fds may have one of its events, or the deadline (-1: none). Returns
+// false if the fiber was cancelled (rt::cancel_errno() says how); any other outcome
+// returns true: the caller asks the kernel again.
+bool park_on_any(const pollfd* fds, nfds_t n, std::int64_t deadline) noexcept {
+  IoWait outcome = IoWait::ready;
+  if (n == 1 && park_on_single(fds[0], deadline, &outcome)) return outcome != IoWait::cancelled;
   const int set = ::epoll_create1(EPOLL_CLOEXEC);
   if (set < 0) {
     // No descriptors left for a set: wait a little and let the caller look again.
     const std::int64_t soon = weft::rt::monotonic_ns() + 1'000'000;
-    weft::shim::fiber_sleep_until(deadline >= 0 && deadline < soon ? deadline : soon);
-    return;
+    return weft::shim::cancellable_sleep_until(deadline >= 0 && deadline < soon ? deadline : soon);
   }
   for (nfds_t i = 0; i < n; ++i) {
     if (fds[i].fd < 0) continue;
@@ -75,10 +80,16 @@ void park_on_any(const pollfd* fds, nfds_t n, std::int64_t deadline) noexcept {
   }
   weft::rt::adopt_fd(set, /*managed=*/false, false, false);
   weft::rt::FdState& s = weft::rt::fd_state(set);
-  (void)weft::rt::park_on_fd(set, s, s.generation.load(std::memory_order_acquire), IoDir::read, deadline,
-                             weft::rt::WaitKind::fd_set);
+  outcome = weft::rt::park_on_fd(set, s, s.generation.load(std::memory_order_acquire), IoDir::read, deadline,
+                                 weft::rt::WaitKind::fd_set);
   weft::rt::retire_fd(set);
   WEFT_REAL(close)(set);
+  return outcome != IoWait::cancelled;
+}
+
+int fail_cancelled() noexcept {
+  errno = weft::rt::cancel_errno();
+  return -1;
 }
 
 bool past(std::int64_t deadline) noexcept {
@@ -91,11 +102,8 @@ int poll_in_fiber(const pollfd* fds, nfds_t n, std::int64_t deadline, AskNow ask
   for (;;) {
     const int r = ask_now();
     if (r != 0 || past(deadline)) return r;
-    if (n == 0) {
-      weft::shim::fiber_sleep_until(deadline);
-      return 0;
-    }
-    park_on_any(fds, n, deadline);
+    if (n == 0) return weft::shim::cancellable_sleep_until(deadline) ? 0 : fail_cancelled();
+    if (!park_on_any(fds, n, deadline)) return fail_cancelled();
   }
 }
 
@@ -156,13 +164,13 @@ int select_in_fiber(int nfds, fd_set* r, fd_set* w, fd_set* e, std::int64_t dead
       have_interest = true;
     }
     if (interest.empty()) {
-      weft::shim::fiber_sleep_until(deadline);
+      if (!weft::shim::cancellable_sleep_until(deadline)) return fail_cancelled();
       if (r != nullptr) FD_ZERO(r);
       if (w != nullptr) FD_ZERO(w);
       if (e != nullptr) FD_ZERO(e);
       return 0;
     }
-    park_on_any(interest.data(), interest.size(), deadline);
+    if (!park_on_any(interest.data(), interest.size(), deadline)) return fail_cancelled();
   }
 }
 
@@ -243,7 +251,7 @@ int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout)
   for (;;) {
     const int n = WEFT_REAL(epoll_wait)(epfd, events, maxevents, 0);
     if (n != 0 || past(deadline)) return n;
-    park_on_any(&set, 1, deadline);
+    if (!park_on_any(&set, 1, deadline)) return fail_cancelled();
   }
 }
 

@@ -5,6 +5,7 @@
 // needs the same spinlock, so one that comes after the mutex is released finds the waiter
 // listed. (Boost.Fiber's condition_variable does the same; std's futex-based ones count a
 // sequence number instead, which needs a re-check loop this design does not.)
+#include <weft/cancel.hpp>
 #include <weft/sync.hpp>
 
 #include <system_error>
@@ -37,7 +38,11 @@ std::cv_status ConditionVariable::wait_steady(std::unique_lock<Mutex>& lk,
     lk.mutex()->unlock();  // throws, changing nothing, if the caller is not its owner
     outcome = held.park(deadline, WaitKind::condition, this);
   }
-  lk.mutex()->lock();
+  {
+    Shield relock_whatever_happens;  // as std's: the caller holds the mutex again, even on a throw
+    lk.mutex()->lock();
+  }
+  if (outcome == detail::ParkOutcome::cancelled) detail::throw_cancelled();
   return outcome == detail::ParkOutcome::woken ? std::cv_status::no_timeout : std::cv_status::timeout;
 }
 

@@ -44,7 +44,9 @@ bool Countdown::wait_until(std::chrono::steady_clock::time_point deadline, const
   WaitRoom::Lock held(room_);
   if (count_.load(std::memory_order_acquire) == 0) return true;
   // Woken means the counter reached zero, whatever it is by now.
-  return held.park(deadline, WaitKind::event, object) == ParkOutcome::woken;
+  const ParkOutcome outcome = held.park(deadline, WaitKind::event, object);
+  if (outcome == ParkOutcome::cancelled) throw_cancelled();
+  return outcome == ParkOutcome::woken;
 }
 
 }  // namespace detail

@@ -24,7 +24,9 @@ bool Event::wait_steady(std::chrono::steady_clock::time_point deadline) {
   detail::WaitRoom::Lock held(room_);
   if (set_.load(std::memory_order_relaxed)) return true;
   // Woken means set() ran, even if a clear() has come since: gevent's semantics.
-  return held.park(deadline, WaitKind::event, this) == detail::ParkOutcome::woken;
+  const detail::ParkOutcome outcome = held.park(deadline, WaitKind::event, this);
+  if (outcome == detail::ParkOutcome::cancelled) detail::throw_cancelled();
+  return outcome == detail::ParkOutcome::woken;
 }
 
 }  // namespace weft

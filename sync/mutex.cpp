@@ -45,11 +45,8 @@ void Mutex::lock() {
   const std::uintptr_t me = sync::caller_identity();
   std::uintptr_t expected = 0;
   if (state_.compare_exchange_strong(expected, me, std::memory_order_acquire, std::memory_order_relaxed)) return;
-  if (!lock_contended(me, std::chrono::steady_clock::time_point::max())) {
-    // Only a waker can end an untimed park early, and nothing wakes a mutex's waiters
-    // with anything but a hand-off; cancellation will.
-    throw cancelled_error("weft::Mutex::lock: cancelled while waiting");
-  }
+  // An untimed wait ends with the mutex handed over, or throws (a cancelled fiber).
+  (void)lock_contended(me, std::chrono::steady_clock::time_point::max());
 }
 
 bool Mutex::try_lock() noexcept {
@@ -80,14 +77,17 @@ bool Mutex::lock_contended(std::uintptr_t me, std::chrono::steady_clock::time_po
       break;
     }
   }
-  if (held.park(deadline, WaitKind::mutex, this) == detail::ParkOutcome::woken) {
+  const detail::ParkOutcome outcome = held.park(deadline, WaitKind::mutex, this);
+  if (outcome == detail::ParkOutcome::woken) {
     // Handed over (the previous owner's writes are ours through the room's lock).
     state_.store(me | (held.has_waiters() ? kWaiters : 0), std::memory_order_relaxed);
     return true;
   }
-  // Timed out: leave no waiters bit over an empty list, or the owner's unlock would take
-  // the slow path for nothing. The owner cannot be changing the word: the bit is set.
+  // Timed out or cancelled: leave no waiters bit over an empty list, or the owner's unlock
+  // would take the slow path for nothing. The owner cannot be changing the word: the bit
+  // is set.
   if (!held.has_waiters()) state_.fetch_and(~kWaiters, std::memory_order_relaxed);
+  if (outcome == detail::ParkOutcome::cancelled) detail::throw_cancelled();
   return false;
 }
 

@@ -138,8 +138,11 @@ std::size_t select_locked(SelectCase* cases, const std::uint16_t* poll_order, Ch
   }
   lock_wait(parker.lock);
   locks.unlock();
-  (void)park_on(parker.sleeper, parker.lock, deadline, WaitKind::channel, n > 0 ? cases[0].channel : nullptr);
-  if (parker.fired == -1) parker.fired = -2;  // timed out: no operation may claim it now
+  const detail::ParkOutcome outcome =
+      park_on(parker.sleeper, parker.lock, deadline, WaitKind::channel, n > 0 ? cases[0].channel : nullptr);
+  // Timed out or cancelled, unless an operation claimed it first (then it happened, and
+  // is reported whatever else ended the park): no operation may claim it now.
+  if (parker.fired == -1) parker.fired = -2;
   const int fired = parker.fired;
   const bool by_close = parker.fired_by_close;
   unlock_wait(parker.lock);
@@ -155,7 +158,10 @@ std::size_t select_locked(SelectCase* cases, const std::uint16_t* poll_order, Ch
     }
     locks.unlock();
   }
-  if (fired < 0) return n;
+  if (fired < 0) {
+    if (outcome == detail::ParkOutcome::cancelled) detail::throw_cancelled();
+    return n;
+  }
   if (by_close && cases[fired].is_send) throw channel_closed("weft: channel closed while a send waited");
   return static_cast<std::size_t>(fired);
 }

@@ -34,9 +34,7 @@ bool Semaphore::acquire_until(std::chrono::steady_clock::time_point deadline) {
   if (try_acquire()) return true;
   const detail::ParkOutcome outcome = held.park(deadline, WaitKind::semaphore, this);
   if (outcome == detail::ParkOutcome::woken) return true;  // handed a permit
-  if (deadline == std::chrono::steady_clock::time_point::max()) {
-    throw cancelled_error("weft::Semaphore::acquire: cancelled while waiting");
-  }
+  if (outcome == detail::ParkOutcome::cancelled) detail::throw_cancelled();
   return false;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace weft {
@@ -18,12 +19,25 @@ class deadlock_error : public std::system_error {
       : std::system_error(std::make_error_code(std::errc::resource_deadlock_would_occur), what) {}
 };
 
-// Stored in an Unfuture whose work was cancelled before it started (Unfuture::cancel()).
-// Carries errc::operation_canceled.
+// Thrown by weft's own waiting calls in a fiber that was cancelled (Unfuture::cancel()
+// while it runs), and stored in an Unfuture whose work was cancelled before it started.
+// Carries errc::operation_canceled, as a cancelled fiber's hooked libc calls carry
+// ECANCELED.
 class cancelled_error : public std::system_error {
  public:
-  explicit cancelled_error(const char* what = "weft: cancelled before it started")
+  explicit cancelled_error(const char* what = "weft: cancelled")
       : std::system_error(std::make_error_code(std::errc::operation_canceled), what) {}
+};
+
+// Thrown by weft's own waiting calls in a fiber whose weft::Timeout has passed (its
+// hooked libc calls fail with ETIMEDOUT meanwhile). Carries errc::timed_out.
+// weft::net's own deadlines throw net::timeout_error, derived from this one.
+class timeout_error : public std::system_error {
+ public:
+  explicit timeout_error(const char* what = "weft: timed out")
+      : std::system_error(std::make_error_code(std::errc::timed_out), what) {}
+  explicit timeout_error(const std::string& what)
+      : std::system_error(std::make_error_code(std::errc::timed_out), what) {}
 };
 
 // Thrown by a send on a closed weft::Channel (also by one parked when close() came, and by

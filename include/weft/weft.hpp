@@ -1,6 +1,7 @@
 // weft: stackful green threads for C++20 in the gevent style. One include for all of it.
 #pragma once
 
+#include <weft/cancel.hpp>
 #include <weft/channel.hpp>
 #include <weft/config.hpp>
 #include <weft/errors.hpp>

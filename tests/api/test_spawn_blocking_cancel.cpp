@@ -140,14 +140,16 @@ TEST_CASE("fibers and threads already waiting get cancelled_error; cancel from a
   CHECK(running.get() == 1);
 }
 
-TEST_CASE("a spawn() fiber that has not started yet can be cancelled; a started one cannot") {
+TEST_CASE("a spawn() fiber not started yet is cancelled before it runs; a started one at its "
+          "next wait; an ended one not at all") {
   one_pool_thread();
   struct Seen {
     bool cancelled;
     std::string outcome;
     bool ran;
     bool cancelled_started;
-    int started_value;
+    std::string started_outcome;
+    bool cancelled_ended;
   };
   const Seen seen = weft::run([] {
     std::atomic<bool> ran{false};
@@ -163,18 +165,23 @@ TEST_CASE("a spawn() fiber that has not started yet can be cancelled; a started 
     std::atomic<bool> started{false};
     auto sleeper = weft::spawn([&] {
       started = true;
-      weft::sleep_for(20ms);
+      weft::sleep_for(20s);  // ended by the cancel, not by its time
       return 4;
     });
     while (!started.load()) weft::this_fiber::yield();
     const bool cancelled_started = sleeper.cancel();
-    return Seen{cancelled, out, ran.load(), cancelled_started, sleeper.get()};
+    const std::string started_out = outcome(sleeper);
+
+    auto quick = weft::spawn([] { return 5; });
+    (void)quick.get();
+    return Seen{cancelled, out, ran.load(), cancelled_started, started_out, quick.cancel()};
   });
   CHECK(seen.cancelled);
   CHECK(seen.outcome == "cancelled");
   CHECK_FALSE(seen.ran);
-  CHECK_FALSE(seen.cancelled_started);
-  CHECK(seen.started_value == 4);
+  CHECK(seen.cancelled_started);
+  CHECK(seen.started_outcome == "cancelled");
+  CHECK_FALSE(seen.cancelled_ended);
 }
 
 TEST_CASE("a then() continuation not yet launched: cancelled, and its source completing "

@@ -121,6 +121,11 @@ class StateBase {
   // The fiber running this state's work, for self-join detection; null when none.
   void set_producer(const void* fiber) noexcept { producer_.store(fiber, std::memory_order_relaxed); }
 
+  // Stopping the fiber that runs this state's work (runtime/cancel.cpp): the word holds
+  // the sticky cancel request and, once that fiber has parked, its record. Only the
+  // runtime's cancel.cpp reads or writes it.
+  std::atomic<std::uintptr_t>& runner_word() noexcept { return runner_; }
+
   void set_name(std::string name) { name_ = std::make_unique<std::string>(std::move(name)); }
   const std::string* name() const noexcept { return name_.get(); }
 
@@ -153,6 +158,7 @@ class StateBase {
   const std::uint8_t generation_ = fork_generation;  // these two fit the padding before producer_
   std::atomic<Origin> origin_{Origin::promise};
   std::atomic<const void*> producer_{nullptr};
+  std::atomic<std::uintptr_t> runner_{0};
   boost::fibers::detail::spinlock lock_;
   Callback* callbacks_ = nullptr;  // guarded by lock_; newest first
   WaitList waiters_;               // guarded by lock_; fibers and plain threads

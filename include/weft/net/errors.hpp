@@ -4,6 +4,8 @@
 // std::invalid_argument; a zero or negative timeout is a deadline already passed.
 #pragma once
 
+#include <weft/errors.hpp>
+
 #include <string>
 #include <system_error>
 
@@ -12,10 +14,10 @@ namespace weft::net {
 // A deadline passed before the operation could finish. Carries errc::timed_out. Nothing
 // was transferred by the call that threw, except by write_all/read_exact, whose progress
 // is lost with the exception (the stream is then best closed).
-class timeout_error : public std::system_error {
+// A weft::timeout_error, so one handler catches both this and a Timeout's.
+class timeout_error : public weft::timeout_error {
  public:
-  explicit timeout_error(const std::string& what)
-      : std::system_error(std::make_error_code(std::errc::timed_out), what) {}
+  explicit timeout_error(const std::string& what) : weft::timeout_error(what) {}
 };
 
 // read_exact: the peer ended the stream before all the bytes came. Carries
