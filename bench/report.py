@@ -64,9 +64,11 @@ def peer(rows, bench, key):
     return None
 
 
-def median_of(rows, bench, key):
-    """The median of `key` over the runs of `bench` (weft_hiredis prints one per run)."""
-    vals = sorted(r[key] for r in rows or [] if r.get("bench") == bench)
+def median_of(rows, bench, key, **where):
+    """The median of `key` over the runs of `bench` (weft_hiredis prints one per run), of
+    those whose fields match `where` (weft_clients: hook_locks="on")."""
+    vals = sorted(r[key] for r in rows or [] if r.get("bench") == bench and "summary" not in r
+                  and all(r.get(k) == v for k, v in where.items()))
     if not vals:
         return None
     mid = len(vals) // 2
@@ -83,6 +85,7 @@ go = load("go.jsonl")
 sync_1cpu, sync_all, go_sync = load("sync.json"), load("sync_threads.json"), load("go_sync.jsonl")
 rss_weft, rss_boost = load("rss_weft.jsonl"), load("rss_boost.jsonl")
 lock = load("lock.json")
+clients = load("clients.jsonl")
 
 S = "ns_per_switch"
 SJ = "ns_per_spawn_join"
@@ -175,6 +178,15 @@ row("std::mutex hand-off, two fibers, 1 worker", "ns",
     "weft::Mutex", gbench(lock, "BM_weft_mutex_handoff", "ns_per_handoff"), ("ratio", 1.2))
 row("std::condition_variable ping-pong, 2 fibers", "ns/hop", gbench(lock, "BM_hooked_cv_pingpong", H),
     "weft::ConditionVariable", gbench(lock, "BM_weft_cv_pingpong", H), ("ratio", 1.5))
+# The same client loops with the lock hooks on and off (weft_clients, one child process per
+# run): real libraries' figures must not move (issue 14: "unchanged, ±5%").
+for bench, what in (("libpq_select1", "libpq SELECT 1"), ("libcurl_get", "libcurl GET (nginx)"),
+                    ("hiredis_get", "hiredis GET")):
+    for who, key, bar in (("client", "client_cpu_us_per_req", ("within", 0.05)),
+                          ("server", "server_cpu_us_per_req", None)):
+        row(f"{what}, 50 fibers: {who} CPU/req", "us/req",
+            median_of(clients, bench, key, hook_locks="on"), "lock hooks off",
+            median_of(clients, bench, key, hook_locks="off"), bar)
 row("RSS per parked fiber (100k)", "KiB", rss(rss_weft), "Boost.Fiber pooled stack", rss(rss_boost),
     ("abs", 8))
 row("", "", rss(rss_weft), "Go goroutine on a channel", peer(go, "rss_parked", "kib_per_fiber"))
@@ -202,6 +214,10 @@ for what, unit, weft, base_name, base, bar in rows:
         bar_text = f">= {bar[1]:g}x"
         if ratio is not None:
             verdict = "PASS" if ratio >= bar[1] else "FAIL"
+    elif bar and bar[0] == "within":  # unchanged, either way
+        bar_text = f"1 +- {bar[1]:g}"
+        if ratio is not None:
+            verdict = "PASS" if abs(ratio - 1) <= bar[1] else "FAIL"
     elif bar and bar[0] == "abs":
         bar_text = f"<= {bar[1]:g} {unit}"
         if weft is not None:
@@ -224,5 +240,7 @@ print(f"\n{fails} bar(s) failed. ratio = weft / baseline; lower is better (req/s
 print("CPU time, medians of the repetitions (cross-thread wake: wall time; skynet: mean of 3 warm")
 print("runs; blocked read: CPU time of the whole process). hiredis: medians of the runs; req/s is")
 print("wall-clock loopback throughput (noisy), CPU per request from getrusage and /proc/PID/stat.")
+print("Client libraries: medians of the runs with the lock hooks on (weft) and off (baseline);")
+print("server CPU from /proc/PID/schedstat (postgres: the 50 backends).")
 for e in errors:
     print(f"inf: {e}")
