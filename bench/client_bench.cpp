@@ -19,7 +19,8 @@
 // (/proc/PID/schedstat, in ns, summed over nginx's or redis-server's one process or the 50
 // postgres backends serving the connections). The servers run on the first CPU, the
 // clients on the last. Prints one JSON object per run, then per library the ratios on/off
-// of the medians.
+// of the medians. bench/clients_callgrind.py counts the same runs' instructions per request
+// instead, which a busy machine does not blur.
 //
 //   weft_clients [libpq|libcurl|hiredis|all (all)] [requests_per_connection (400)] [reps (3)]
 #include <weft/weft.hpp>
@@ -88,6 +89,7 @@ double servers_cpu_s(const std::vector<pid_t>& pids) {
 
 // What one run measured; a child sends it to the parent through a pipe.
 struct Figures {
+  pid_t run = 0;  // the child's PID (bench/clients_callgrind.sh finds its profile by it)
   long requests = 0;
   long errors = 0;
   double seconds = 0;
@@ -303,6 +305,7 @@ Figures run_child(bool hook_locks, const std::function<Figures()>& client) {
   if (got != static_cast<ssize_t>(sizeof f) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error("a run failed (hook_locks " + std::string(hook_locks ? "on" : "off") + ")");
   }
+  f.run = pid;
   return f;
 }
 
@@ -324,10 +327,10 @@ void compare(const char* bench, int reps, const std::function<Figures()>& client
       rps[on].push_back(n / f.seconds);
       client_us[on].push_back(f.client_cpu / n * 1e6);
       server_us[on].push_back(f.server_cpu / n * 1e6);
-      std::printf("{\"bench\": \"%s\", \"hook_locks\": \"%s\", \"rep\": %d, \"connections\": %d, "
-                  "\"requests\": %ld, \"errors\": %ld, \"seconds\": %.4f, \"req_per_s\": %.0f, "
+      std::printf("{\"bench\": \"%s\", \"hook_locks\": \"%s\", \"rep\": %d, \"pid\": %d, "
+                  "\"connections\": %d, \"requests\": %ld, \"errors\": %ld, \"seconds\": %.4f, \"req_per_s\": %.0f, "
                   "\"client_cpu_us_per_req\": %.3f, \"server_cpu_us_per_req\": %.3f}\n",
-                  bench, on ? "on" : "off", rep, kConnections, f.requests, f.errors, f.seconds,
+                  bench, on ? "on" : "off", rep, static_cast<int>(f.run), kConnections, f.requests, f.errors, f.seconds,
                   rps[on].back(), client_us[on].back(), server_us[on].back());
       std::fflush(stdout);
       if (f.errors != 0) throw std::runtime_error(std::string(bench) + ": some requests failed");
