@@ -68,6 +68,11 @@ if [[ -x "$bin/weft_clients" ]]; then
   echo "== lock hooks on vs off: libpq, libcurl, hiredis in 50 fibers on one worker (own servers)" >&2
   "$bin/weft_clients" all "${BENCH_CLIENTS_REQUESTS:-400}" "${BENCH_CLIENTS_REPS:-3}" \
     | tee "$results/clients.jsonl" >&2
+  if command -v valgrind >/dev/null; then
+    # The same loops' instructions per request, which neighbours on the machine do not blur.
+    echo "== lock hooks on vs off: the same in instructions per request (callgrind)" >&2
+    /usr/bin/python3 "$root/bench/clients_callgrind.py" all | tee "$results/clients_callgrind.jsonl" >&2
+  fi
 else
   echo "== client libraries: weft_clients not built (libpq, libcurl or hiredis missing): skipped" >&2
 fi
