@@ -11,8 +11,9 @@
 // Every fiber runs on ONE worker. The lock hooks are read once, when the runtime starts
 // (weft::configure throws after that), so each run is a child process forked before any
 // runtime exists, with Config::hook_locks on or off; the servers are this process's
-// children and stay up across the runs. Runs alternate on/off, off/on (ABBA), `reps`
-// times of each, and each makes the same number of requests; connecting is not timed.
+// children and stay up across the runs. After one unreported warm-up run, runs alternate
+// on/off, off/on (ABBA), `reps` times of each, and each makes the same number of requests;
+// connecting is not timed.
 //
 // Loopback throughput is noisy on a shared 2-CPU VM, so each run reports CPU time per
 // request: the client's (getrusage of the child, all its threads) and the server's
@@ -320,6 +321,9 @@ double median(std::vector<double> v) {
 // and the ratios on/off of the medians.
 void compare(const char* bench, int reps, const std::function<Figures()>& client) {
   std::vector<double> rps[2], client_us[2], server_us[2];  // [0]: off, [1]: on
+  // Not reported: the first run after a server starts is the slowest (by 5-30% here), and
+  // in ABBA order it would always be an "on" run.
+  (void)run_child(true, client);
   for (int rep = 0; rep < reps; ++rep) {
     for (int k = 0; k < 2; ++k) {
       const bool on = (rep % 2 == 0) == (k == 0);
