@@ -9,11 +9,14 @@
 # (skip skynet, whose first, untimed run touches ~14 GB and takes minutes here),
 # BENCH_SHIM_REPS (repetitions of the shim benchmarks, default twice BENCH_REPS),
 # BENCH_HIREDIS_REQUESTS (GETs per connection, default 2000; 100 connections) and
-# BENCH_HIREDIS_REPS (runs of each hiredis variant, default 3).
+# BENCH_HIREDIS_REPS (runs of each hiredis variant, default 3), BENCH_CLIENTS_REQUESTS
+# (requests per connection of weft_clients, default 400; 50 connections) and
+# BENCH_CLIENTS_REPS (runs of each client library with the lock hooks on, and as many off;
+# default 3).
 #
 # Single-thread benchmarks are pinned to one CPU with taskset, weft with one worker (its
 # main thread only waits); the cross-thread wake-up runs on all CPUs, and the hiredis
-# client and its redis-server on one CPU each. The raw results
+# client and its redis-server on one CPU each, as are weft_clients and its servers. The raw results
 # stay in build-bench/results/.
 set -euo pipefail
 
@@ -58,6 +61,20 @@ if [[ -x "$bin/weft_hiredis" ]] && command -v redis-server >/dev/null; then
     | tee "$results/hiredis.jsonl" >&2
 else
   echo "== hiredis: weft_hiredis not built or redis-server missing: skipped" >&2
+fi
+
+if [[ -x "$bin/weft_clients" ]]; then
+  # Starts postgres, nginx and redis-server on the first CPU and runs on the last.
+  echo "== lock hooks on vs off: libpq, libcurl, hiredis in 50 fibers on one worker (own servers)" >&2
+  "$bin/weft_clients" all "${BENCH_CLIENTS_REQUESTS:-400}" "${BENCH_CLIENTS_REPS:-3}" \
+    | tee "$results/clients.jsonl" >&2
+  if command -v valgrind >/dev/null; then
+    # The same loops' instructions per request, which neighbours on the machine do not blur.
+    echo "== lock hooks on vs off: the same in instructions per request (callgrind)" >&2
+    /usr/bin/python3 "$root/bench/clients_callgrind.py" all | tee "$results/clients_callgrind.jsonl" >&2
+  fi
+else
+  echo "== client libraries: weft_clients not built (libpq, libcurl or hiredis missing): skipped" >&2
 fi
 
 echo "== coordination: Mutex and Channel beside std::mutex and Boost.Fiber (one CPU)" >&2

@@ -16,6 +16,10 @@ packages=(
 if [[ "${WEFT_WITH_BENCH_PEERS:-0}" == 1 ]]; then
   packages+=(golang-go)
   packages+=(libevent-dev libhiredis-dev redis-server)
+  # bench/client_bench.cpp: libcurl's GETs go to an nginx it starts itself.
+  packages+=(nginx)
+  # bench/clients_callgrind.py and the instruction counts quoted in commits.
+  packages+=(valgrind)
   # bench/net_run.sh: the network peers (Asio's spawn() is built on Boost.Coroutine in
   # 1.74; gevent for Debian's /usr/bin/python3), the load generators (wrk, and
   # redis-benchmark from redis-tools), taskset (util-linux) to pin them, and curl, nc and

@@ -4,15 +4,12 @@
 // socket; the shims park the fiber instead, so the 50 queries overlap and take about 0.2 s
 // together, not 10 s (see the test case's comment for how connecting is measured).
 //
-// The test makes a throwaway cluster: initdb into a temporary directory (as the postgres
-// user when run as root, since postgres refuses to run as root), then postgres -D with
-// trust authentication, listening only on 127.0.0.1 on a free port, its Unix socket in the
-// temporary directory, max_connections=200. It is stopped by PID at the end (SIGINT: fast
-// shutdown), pass or fail. A system cluster on 5432, if the package started one, is not
-// used.
+// The server is a throwaway cluster (support/postgres_cluster.hpp), stopped by PID at the
+// end, pass or fail.
 #include <weft/weft.hpp>
 
 #include "support/one_worker.hpp"
+#include "support/postgres_cluster.hpp"
 #include "support/server_process.hpp"
 #include "support/stall_watch.hpp"
 #include "support/timing.hpp"
@@ -23,7 +20,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -43,25 +39,6 @@ constexpr auto kSleep = 200ms;  // pg_sleep(0.2)
 
 weft_test::StallWatch stall_watch;
 
-// The newest /usr/lib/postgresql/<version>/bin with initdb and postgres (Debian's layout;
-// WEFT_PG_BINDIR overrides it), or empty.
-std::filesystem::path postgres_bindir() {
-  if (const char* dir = std::getenv("WEFT_PG_BINDIR")) return dir;
-  std::filesystem::path best;
-  int best_version = -1;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/usr/lib/postgresql", ec)) {
-    const auto bin = entry.path() / "bin";
-    if (!std::filesystem::exists(bin / "initdb") || !std::filesystem::exists(bin / "postgres")) continue;
-    const int version = std::atoi(entry.path().filename().c_str());
-    if (version > best_version) {
-      best_version = version;
-      best = bin;
-    }
-  }
-  return best;
-}
-
 struct ConnFinish {
   void operator()(PGconn* c) const { PQfinish(c); }
 };
@@ -70,60 +47,6 @@ struct ResultClear {
 };
 using Conn = std::unique_ptr<PGconn, ConnFinish>;
 using Result = std::unique_ptr<PGresult, ResultClear>;
-
-// A throwaway cluster: initdb, then postgres in the foreground as a child process.
-class PostgresCluster {
- public:
-  PostgresCluster() : dir_("weft-pg"), bindir_(postgres_bindir()) {
-    if (bindir_.empty()) {
-      problem_ = "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin "
-                 "(scripts/install-deps.sh installs the postgresql package)";
-      return;
-    }
-    const weft_test::RunAs as = weft_test::run_as_if_root("postgres");
-    if (!as.user.empty() && ::chown(dir_.path().c_str(), as.uid, as.gid) != 0) {
-      problem_ = "cannot chown " + dir_.path().string() + " to postgres";
-      return;
-    }
-    const auto data = dir_.path() / "data";
-    const int initdb = weft_test::ServerProcess::run(
-        {(bindir_ / "initdb").string(), "-D", data.string(), "-U", "postgres", "-A", "trust",
-         "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"},
-        dir_.path() / "initdb.log", 120s, as);
-    if (initdb != 0) {
-      problem_ = "initdb failed (status " + std::to_string(initdb) + "):\n" +
-                 weft_test::read_text(dir_.path() / "initdb.log");
-      return;
-    }
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-      port_ = weft_test::free_port();
-      process_ = std::make_unique<weft_test::ServerProcess>(
-          std::vector<std::string>{(bindir_ / "postgres").string(), "-D", data.string(), "-p",
-                                   std::to_string(port_), "-k", dir_.path().string(), "-c",
-                                   "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-                                   "-c", "fsync=off", "-c", "synchronous_commit=off"},
-          dir_.path() / "postgres.log", SIGINT, as);
-      if (!process_->wait_until_ready([&] { return PQping(conninfo().c_str()) == PQPING_OK; }, 30s)) {
-        problem_ = "postgres did not start:\n" + process_->log();
-        process_.reset();  // stopped by PID; another port may be free
-      }
-    }
-    if (process_) problem_.clear();
-  }
-
-  bool up() const { return process_ != nullptr; }
-  const std::string& problem() const { return problem_; }
-  std::string conninfo() const {
-    return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
-  }
-
- private:
-  weft_test::TempDir dir_;  // declared first: removed after the server has stopped
-  std::filesystem::path bindir_;
-  int port_ = 0;
-  std::string problem_;
-  std::unique_ptr<weft_test::ServerProcess> process_;
-};
 
 // What one fiber saw.
 struct Outcome {
@@ -178,7 +101,7 @@ void sleep_query(PGconn* c, int i, Outcome& out) {
 TEST_CASE("libpq: 50 fibers on one worker, each its own connection and SELECT pg_sleep(0.2)") {
   one_worker();
   weft_test::raise_fd_limit();
-  PostgresCluster cluster;
+  weft_test::PostgresCluster cluster;
   REQUIRE_MESSAGE(cluster.up(), cluster.problem());
   const std::string conninfo = cluster.conninfo();
 
