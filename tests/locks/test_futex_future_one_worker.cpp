@@ -7,12 +7,12 @@
 #include "support/deadlock_guard.hpp"
 #include "support/one_worker.hpp"
 #include "support/stall_watch.hpp"
+#include "support/ticker.hpp"
 
 #include <weft/weft.hpp>
 
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -41,22 +41,14 @@ TEST_CASE("future::wait_for and wait_until time out in a fiber while the worker 
   auto done = weft::spawn([] {
     std::promise<void> promise;
     std::future<void> future = promise.get_future();
-    std::atomic<bool> finished{false};
-    std::atomic<int> ticks{0};
-    auto ticker = weft::spawn([&] {
-      while (!finished.load()) {
-        std::this_thread::sleep_for(2ms);
-        ++ticks;
-      }
-    });
+    weft_test::Ticker ticker(2ms);
     const auto t0 = std::chrono::steady_clock::now();
     const bool steady_timed_out = future.wait_for(60ms) == std::future_status::timeout;
     const bool system_timed_out =
         future.wait_until(std::chrono::system_clock::now() + 60ms) == std::future_status::timeout;
     const auto took = std::chrono::steady_clock::now() - t0;
-    const int ticked = ticks.load();
-    finished = true;
-    ticker.get();
+    const int ticked = ticker.ticks();
+    ticker.finish();
     promise.set_value();
     return std::tuple{steady_timed_out && system_timed_out, took, ticked};
   });

@@ -7,7 +7,7 @@
 // and every token comes back. (With WEFT_HOOK_LOCKS=0 it passes too: on two workers with
 // plain threads about, a worker blocked in the kernel is soon woken. It hunts the shim's
 // own races; the one-worker tests are the ones that deadlock without the shim.)
-#include "support/deadlock_guard.hpp"
+#include "support/stress_seed.hpp"
 
 #include <weft/weft.hpp>
 
@@ -16,13 +16,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <latch>
 #include <random>
 #include <semaphore>
 #include <thread>
-#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -31,11 +28,6 @@ namespace {
 constexpr int kFibers = 12;
 constexpr int kThreads = 3;
 constexpr int kTokens = 3;
-
-std::uint64_t seed() {
-  if (const char* s = std::getenv("WEFT_FUTEX_STRESS_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
 
 struct Shared {
   std::counting_semaphore<kTokens> tokens{kTokens};
@@ -110,19 +102,10 @@ void run(Shared& s, std::uint64_t my_seed) {
 }  // namespace
 
 TEST_CASE("fibers on two workers and plain threads hammer semaphores, atomic waits and latches") {
-  const std::uint64_t base = seed();
-  std::printf("WEFT_FUTEX_STRESS_SEED=%llu\n", static_cast<unsigned long long>(base));
-  std::fflush(stdout);
+  const weft_test::StressSeed seed("WEFT_FUTEX_STRESS_SEED");
   weft::configure({.threads = 2});
   Shared s;
   std::atomic<int> running{kFibers + kThreads};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      run(s, base + 1000 + t);
-      --running;
-    });
-  }
   // Until every participant has stopped, keep bumping: one may be waiting on the sequence
   // for a bump nobody else will make.
   std::thread bumper([&] {
@@ -134,20 +117,13 @@ TEST_CASE("fibers on two workers and plain threads hammer semaphores, atomic wai
       std::this_thread::sleep_for(1ms);
     }
   });
-  auto done = weft::spawn([&] {
-    std::vector<weft::Unfuture<void>> fibers;
-    for (int f = 0; f < kFibers; ++f) {
-      fibers.push_back(weft::spawn([&, f] {
-        run(s, base + f);
-        --running;
-      }));
-    }
-    for (auto& f : fibers) f.get();
-  });
-  INFO("seed " << base);
-  weft_test::finish_or_die(done, "a fiber never came back from a futex wait (see WEFT_FUTEX_STRESS_SEED above)");
+  weft_test::run_on_fibers_and_threads(seed, kFibers, kThreads, "a fiber never came back from a futex wait",
+                                       [&](std::uint64_t my_seed) {
+                                         run(s, my_seed);
+                                         --running;
+                                       });
   bumper.join();
-  for (auto& t : threads) t.join();
+  INFO("seed " << seed.base());
   CHECK_FALSE(s.overdrawn.load());
   CHECK(s.taken.load() > 0);
   CHECK(s.waits.load() > 0);

@@ -6,6 +6,7 @@
 #include "support/deadlock_guard.hpp"
 #include "support/one_worker.hpp"
 #include "support/stall_watch.hpp"
+#include "support/ticker.hpp"
 
 #include <weft/weft.hpp>
 
@@ -31,22 +32,14 @@ using Clock = std::chrono::steady_clock;
 template <class Join>
 std::tuple<int, Clock::duration, int> join_beside_ticker(Join join) {
   auto done = weft::spawn([&] {
-    std::atomic<bool> finished{false};
-    std::atomic<int> ticks{0};
-    auto ticker = weft::spawn([&] {
-      while (!finished.load()) {
-        std::this_thread::sleep_for(2ms);
-        ++ticks;
-      }
-    });
+    weft_test::Ticker ticker(2ms);
     std::this_thread::sleep_for(5ms);  // the ticker is under way
-    const int before = ticks.load();
+    const int before = ticker.ticks();
     const auto t0 = Clock::now();
     const int r = join();
     const auto took = Clock::now() - t0;
-    const int ticked = ticks.load() - before;
-    finished = true;
-    ticker.get();
+    const int ticked = ticker.ticks() - before;
+    ticker.finish();
     return std::tuple{r, took, ticked};
   });
   return weft_test::finish_or_die(done, "a join blocked the worker for good");

@@ -4,23 +4,20 @@
 // sleeps and yields now and then, for about a second. Writers keep two counters equal and
 // readers check that they are; nobody reads while someone writes or writes beside another;
 // the counters end equal to the number of write entries (an exclusion failure loses
-// increments). WEFT_RWLOCK_STRESS_SEED replays a failure.
+// increments). WEFT_RWLOCK_STRESS_SEED replays a failure; a hang fails with the seed.
+#include "support/stress_seed.hpp"
+
 #include <weft/weft.hpp>
 
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
 #include <thread>
-#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -28,11 +25,6 @@ namespace {
 
 constexpr int kFibers = 16;
 constexpr int kThreads = 3;
-
-std::uint64_t seed() {
-  if (const char* s = std::getenv("WEFT_RWLOCK_STRESS_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
 
 // One lock and what it guards: two counters writers keep equal.
 struct Guarded {
@@ -130,30 +122,16 @@ void worker(Shared& s, std::uint64_t my_seed) {
 }  // namespace
 
 TEST_CASE("fibers on two workers and plain threads hammer std::shared_mutex and shared_timed_mutex through the shims") {
-  const std::uint64_t base = seed();
-  std::printf("WEFT_RWLOCK_STRESS_SEED=%llu\n", static_cast<unsigned long long>(base));
-  std::fflush(stdout);
+  const weft_test::StressSeed seed("WEFT_RWLOCK_STRESS_SEED");
   weft::configure({.threads = 2});
   Shared s;
   s.stop_at = std::chrono::steady_clock::now() + 1s;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) threads.emplace_back([&, t] { worker(s, base + 1000 + t); });
-  auto fibers = weft::spawn([&] {
-    std::vector<weft::Unfuture<void>> all;
-    for (int f = 0; f < kFibers; ++f) all.push_back(weft::spawn([&, f] { worker(s, base + f); }));
-    for (auto& f : all) f.get();
-  });
-  // A lost wake-up or a blocked worker hangs: fail with the seed instead.
-  if (!fibers.wait_for(30s * WEFT_TEST_SLACK)) {
-    std::fprintf(stderr, "hang: the fibers never finished (WEFT_RWLOCK_STRESS_SEED=%llu)\n",
-                 static_cast<unsigned long long>(base));
-    std::fflush(stderr);
-    ::_exit(1);
-  }
-  fibers.get();
-  for (auto& t : threads) t.join();
-  INFO("seed " << base << ", writes " << s.plain_data.write_entries.load() << "+" << s.timed_data.write_entries.load()
-               << ", reads " << s.plain_data.read_entries.load() << "+" << s.timed_data.read_entries.load());
+  // A lost wake-up or a blocked worker hangs: the run fails with the seed instead.
+  weft_test::run_on_fibers_and_threads(seed, kFibers, kThreads, "hang: the fibers never finished",
+                                       [&](std::uint64_t my_seed) { worker(s, my_seed); });
+  INFO("seed " << seed.base() << ", writes " << s.plain_data.write_entries.load() << "+"
+               << s.timed_data.write_entries.load() << ", reads " << s.plain_data.read_entries.load() << "+"
+               << s.timed_data.read_entries.load());
   CHECK_FALSE(s.broken.load());
   CHECK(s.plain_data.a == s.plain_data.write_entries.load());
   CHECK(s.plain_data.b == s.plain_data.write_entries.load());

@@ -4,6 +4,7 @@
 // fiber polls such a semaphore (shims/semaphore.cpp says why); before the semaphore shims
 // its sem_wait blocked the worker in glibc until the post, and the ticker stood still.
 #include "support/one_worker.hpp"
+#include "support/ticker.hpp"
 
 #include <weft/weft.hpp>
 
@@ -15,7 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -47,23 +47,15 @@ Measured wait_for_child_post(sem_t* s) {
   }
   ::close(go[0]);
   Measured m = weft::run([&] {
-    std::atomic<bool> waiting{true};
-    auto ticker = weft::spawn([&] {
-      int ticks = 0;
-      while (waiting.load()) {
-        std::this_thread::sleep_for(2ms);  // hooked
-        ++ticks;
-      }
-      return ticks;
-    });
+    weft_test::Ticker ticker(2ms);
     std::this_thread::yield();
     Measured r;
     const auto t0 = std::chrono::steady_clock::now();
     REQUIRE(::write(go[1], "g", 1) == 1);
     r.result = sem_wait(s);
     r.took = std::chrono::steady_clock::now() - t0;
-    waiting = false;
-    r.ticks = ticker.get();
+    ticker.finish();
+    r.ticks = ticker.ticks();
     return r;
   });
   ::close(go[1]);

@@ -4,6 +4,7 @@
 // of the same length (the reference, measured just before on the same machine). Before
 // the semaphore shims the wait blocked the worker in glibc and the ticker stood still.
 #include "support/one_worker.hpp"
+#include "support/ticker.hpp"
 
 #include <weft/weft.hpp>
 
@@ -12,7 +13,6 @@
 #include <semaphore.h>
 #include <time.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <functional>
@@ -43,23 +43,15 @@ struct Measured {
 // Runs wait() in one fiber and a 2 ms ticker in another, on the one worker.
 Measured with_ticker(std::function<int()> wait) {
   return weft::run([&] {
-    std::atomic<bool> waiting{true};
-    auto ticker = weft::spawn([&] {
-      int ticks = 0;
-      while (waiting.load()) {
-        std::this_thread::sleep_for(2ms);  // hooked
-        ++ticks;
-      }
-      return ticks;
-    });
+    weft_test::Ticker ticker(2ms);
     std::this_thread::yield();  // the ticker starts
     Measured m;
     const auto t0 = std::chrono::steady_clock::now();
     m.result = wait();
     m.err = m.result != 0 ? errno : 0;
     m.took = std::chrono::steady_clock::now() - t0;
-    waiting = false;
-    m.ticks = ticker.get();
+    ticker.finish();
+    m.ticks = ticker.ticks();
     return m;
   });
 }

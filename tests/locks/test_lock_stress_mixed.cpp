@@ -5,7 +5,9 @@
 // all or a time bound. Invariants: a plain counter guarded by each lock ends equal to the
 // number of successful entries (an exclusion failure loses increments), nobody is inside
 // a lock with someone else, and every item put on the condition queue is taken once.
-// WEFT_LOCK_STRESS_SEED replays a failure.
+// WEFT_LOCK_STRESS_SEED replays a failure; a hang fails with the seed.
+#include "support/stress_seed.hpp"
+
 #include <weft/weft.hpp>
 
 #include <doctest/doctest.h>
@@ -14,13 +16,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
-#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -29,11 +28,6 @@ namespace {
 constexpr int kFibers = 16;
 constexpr int kThreads = 3;
 constexpr long kRounds = 1'000'000;
-
-std::uint64_t seed() {
-  if (const char* s = std::getenv("WEFT_LOCK_STRESS_SEED")) return std::strtoull(s, nullptr, 10);
-  return std::random_device{}();
-}
 
 struct Shared {
   std::mutex plain;
@@ -126,20 +120,13 @@ void worker(Shared& s, std::uint64_t my_seed) {
 }  // namespace
 
 TEST_CASE("fibers on two workers and plain threads hammer std locks through the shims") {
-  const std::uint64_t base = seed();
-  std::printf("WEFT_LOCK_STRESS_SEED=%llu\n", static_cast<unsigned long long>(base));
+  const weft_test::StressSeed seed("WEFT_LOCK_STRESS_SEED");
   weft::configure({.threads = 2});
   Shared s;
   s.stop_at = std::chrono::steady_clock::now() + 10s;
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) threads.emplace_back([&, t] { worker(s, base + 1000 + t); });
-  weft::run([&] {
-    std::vector<weft::Unfuture<void>> fibers;
-    for (int f = 0; f < kFibers; ++f) fibers.push_back(weft::spawn([&, f] { worker(s, base + f); }));
-    for (auto& f : fibers) f.get();
-  });
-  for (auto& t : threads) t.join();
-  INFO("seed " << base << ", rounds " << s.rounds.load());
+  weft_test::run_on_fibers_and_threads(seed, kFibers, kThreads, "a fiber never came back from a lock or condition wait",
+                                       [&](std::uint64_t my_seed) { worker(s, my_seed); });
+  INFO("seed " << seed.base() << ", rounds " << s.rounds.load());
   CHECK_FALSE(s.overlap.load());
   CHECK(s.plain_count == s.plain_entries.load());
   CHECK(s.timed_count == s.timed_entries.load());

@@ -1,7 +1,8 @@
 // A fiber that ticks (a hooked std::this_thread::sleep_for of `tick`) until finish(), and
 // notes the longest gap between its ticks: spawned on a worker whose other fibers wait on
 // something, it shows whether that worker kept running fibers meanwhile (a worker blocked
-// in a wait the shims missed shows as one long gap).
+// in a wait the shims missed shows as one long gap). ticks() may be read while it runs, to
+// count the ticks of a span (a blocked worker makes none); worst_gap() only after finish().
 #pragma once
 
 #include <weft/weft.hpp>
@@ -24,14 +25,15 @@ class Ticker {
   Ticker(const Ticker&) = delete;
   Ticker& operator=(const Ticker&) = delete;
 
-  // Stops the ticker and waits for its fiber; then worst_gap() and ticks() are final.
+  // Stops the ticker and waits for its fiber; then worst_gap() and ticks() are final (the
+  // tick under way when finish() is called still counts).
   void finish() {
     stop_ = true;
     fiber_.get();
     fiber_ = {};
   }
   Clock::duration worst_gap() const { return worst_gap_; }
-  int ticks() const { return ticks_; }
+  int ticks() const { return ticks_.load(); }
 
  private:
   void run() {
@@ -48,7 +50,7 @@ class Ticker {
   Clock::duration tick_;
   std::atomic<bool> stop_{false};
   Clock::duration worst_gap_{};
-  int ticks_ = 0;
+  std::atomic<int> ticks_{0};
   weft::Unfuture<void> fiber_;
 };
 

@@ -88,53 +88,67 @@ int value_of(sem_t* s) {
   return v;
 }
 
+// act(sem, trace) on a fresh semaphore of `kind` holding `value`, on a plain thread (libc's
+// answer, returned) and in a fiber, whose traces must be the same.
+template <class Act>
+std::string conforming_trace(Kind kind, unsigned value, Act act) {
+  return check_conforms([&] {
+    Sem s(kind, value);
+    Trace t;
+    act(s.get(), t);
+    return Outcome{0, 0, t.text};
+  }).detail;
+}
+
+// The same for each kind of semaphore; libc's trace must read `expected` for every kind.
+template <class Act>
+void check_each_kind(unsigned value, Act act, const std::string& expected) {
+  for (const Kind kind : kKinds) {
+    INFO(kind_name(kind));
+    CHECK(conforming_trace(kind, value, act) == expected);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("sem_wait, trywait and post without waiting: tokens taken and given back, EAGAIN when empty") {
-  for (const Kind kind : kKinds) {
-    INFO(kind_name(kind));
-    const Outcome ref = check_conforms([kind] {
-      Sem s(kind, 2);
-      Trace t;
-      t.add("wait", sem_wait(s.get()));
-      t.add("trywait", sem_trywait(s.get()));
-      t.add("trywait-empty", sem_trywait(s.get()));
-      t.add("post", sem_post(s.get()));
-      t.add("value", value_of(s.get()));
-      timespec past{0, 0};
-      t.add("timedwait-past-token-there", sem_timedwait(s.get(), &past));
-      t.add("timedwait-past-empty", sem_timedwait(s.get(), &past));
-      t.add("clockwait-past-empty", sem_clockwait(s.get(), CLOCK_MONOTONIC, &past));
-      return Outcome{0, 0, t.text};
-    });
-    CHECK(ref.detail == "wait=0 trywait=0 trywait-empty=-1/11 post=0 value=1 timedwait-past-token-there=0 "
-                        "timedwait-past-empty=-1/110 clockwait-past-empty=-1/110 ");
-  }
+  check_each_kind(
+      2,
+      [](sem_t* s, Trace& t) {
+        t.add("wait", sem_wait(s));
+        t.add("trywait", sem_trywait(s));
+        t.add("trywait-empty", sem_trywait(s));
+        t.add("post", sem_post(s));
+        t.add("value", value_of(s));
+        timespec past{0, 0};
+        t.add("timedwait-past-token-there", sem_timedwait(s, &past));
+        t.add("timedwait-past-empty", sem_timedwait(s, &past));
+        t.add("clockwait-past-empty", sem_clockwait(s, CLOCK_MONOTONIC, &past));
+      },
+      "wait=0 trywait=0 trywait-empty=-1/11 post=0 value=1 timedwait-past-token-there=0 "
+      "timedwait-past-empty=-1/110 clockwait-past-empty=-1/110 ");
 }
 
 TEST_CASE("sem_timedwait and sem_clockwait on an empty semaphore: ETIMEDOUT as late as libc's") {
   for (const Kind kind : kKinds) {
     INFO(kind_name(kind));
     weft_test::Timings real_timings, mono_timings;
-    const Outcome ref = check_conforms([&] {
-      Sem s(kind, 0);
-      Trace t;
+    const std::string trace = conforming_trace(kind, 0, [&](sem_t* s, Trace& t) {
       auto t0 = weft_test::Clock::now();
       timespec at = in_ms(CLOCK_REALTIME, 60);
-      t.add("timedwait", sem_timedwait(s.get(), &at));
+      t.add("timedwait", sem_timedwait(s, &at));
       real_timings.ms.push_back(weft_test::ms_since(t0));
       t0 = weft_test::Clock::now();
       at = in_ms(CLOCK_MONOTONIC, 60);
-      t.add("clockwait-mono", sem_clockwait(s.get(), CLOCK_MONOTONIC, &at));
+      t.add("clockwait-mono", sem_clockwait(s, CLOCK_MONOTONIC, &at));
       mono_timings.ms.push_back(weft_test::ms_since(t0));
       at = in_ms(CLOCK_MONOTONIC, 1);
-      t.add("timedwait-mono-time-as-real", sem_timedwait(s.get(), &at));  // long past
+      t.add("timedwait-mono-time-as-real", sem_timedwait(s, &at));  // long past
       timespec negative{-1, 0};
-      t.add("timedwait-negative", sem_timedwait(s.get(), &negative));
-      return Outcome{0, 0, t.text};
+      t.add("timedwait-negative", sem_timedwait(s, &negative));
     });
-    CHECK(ref.detail == "timedwait=-1/110 clockwait-mono=-1/110 timedwait-mono-time-as-real=-1/110 "
-                        "timedwait-negative=-1/110 ");
+    CHECK(trace == "timedwait=-1/110 clockwait-mono=-1/110 timedwait-mono-time-as-real=-1/110 "
+                   "timedwait-negative=-1/110 ");
     real_timings.check(60);
     mono_timings.check(60);
   }
@@ -143,19 +157,16 @@ TEST_CASE("sem_timedwait and sem_clockwait on an empty semaphore: ETIMEDOUT as l
 TEST_CASE("timed semaphore waits with a bad time or clock: EINVAL, even with a token there to take") {
   for (const unsigned value : {0u, 1u}) {
     INFO("value " << value);
-    const Outcome ref = check_conforms([value] {
-      Sem s(Kind::private_unnamed, value);
-      Trace t;
+    const std::string trace = conforming_trace(Kind::private_unnamed, value, [](sem_t* s, Trace& t) {
       timespec bad{0, 1'000'000'000};
-      t.add("timedwait-bad-nsec", sem_timedwait(s.get(), &bad));
+      t.add("timedwait-bad-nsec", sem_timedwait(s, &bad));
       timespec negative_nsec{5, -1};
-      t.add("clockwait-bad-nsec", sem_clockwait(s.get(), CLOCK_REALTIME, &negative_nsec));
+      t.add("clockwait-bad-nsec", sem_clockwait(s, CLOCK_REALTIME, &negative_nsec));
       timespec at = in_ms(CLOCK_MONOTONIC, 10);
-      t.add("clockwait-bad-clock", sem_clockwait(s.get(), CLOCK_PROCESS_CPUTIME_ID, &at));
-      t.add("value", value_of(s.get()));
-      return Outcome{0, 0, t.text};
+      t.add("clockwait-bad-clock", sem_clockwait(s, CLOCK_PROCESS_CPUTIME_ID, &at));
+      t.add("value", value_of(s));
     });
-    CHECK(ref.detail.find("timedwait-bad-nsec=-1/22 clockwait-bad-nsec=-1/22 clockwait-bad-clock=-1/22") !=
+    CHECK(trace.find("timedwait-bad-nsec=-1/22 clockwait-bad-nsec=-1/22 clockwait-bad-clock=-1/22") !=
           std::string::npos);
   }
 }
@@ -174,23 +185,19 @@ TEST_CASE("sem_post at SEM_VALUE_MAX: EOVERFLOW, the value kept") {
 }
 
 TEST_CASE("sem_wait and sem_timedwait end when another thread posts") {
-  for (const Kind kind : kKinds) {
-    INFO(kind_name(kind));
-    const Outcome ref = check_conforms([kind] {
-      Sem s(kind, 0);
-      Trace t;
-      {
-        weft_test::Later poster(std::chrono::milliseconds(30), [&] { sem_post(s.get()); });
-        t.add("wait", sem_wait(s.get()));
-      }
-      {
-        weft_test::Later poster(std::chrono::milliseconds(30), [&] { sem_post(s.get()); });
-        timespec at = in_ms(CLOCK_REALTIME, 10'000);
-        t.add("timedwait", sem_timedwait(s.get(), &at));
-      }
-      t.add("value", value_of(s.get()));
-      return Outcome{0, 0, t.text};
-    });
-    CHECK(ref.detail == "wait=0 timedwait=0 value=0 ");
-  }
+  check_each_kind(
+      0,
+      [](sem_t* s, Trace& t) {
+        {
+          weft_test::Later poster(std::chrono::milliseconds(30), [&] { sem_post(s); });
+          t.add("wait", sem_wait(s));
+        }
+        {
+          weft_test::Later poster(std::chrono::milliseconds(30), [&] { sem_post(s); });
+          timespec at = in_ms(CLOCK_REALTIME, 10'000);
+          t.add("timedwait", sem_timedwait(s, &at));
+        }
+        t.add("value", value_of(s));
+      },
+      "wait=0 timedwait=0 value=0 ");
 }
