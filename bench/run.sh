@@ -54,6 +54,13 @@ echo "== libc shims: plain thread and fiber vs libc, blocked read wake-up (one C
 "${pin[@]}" "$bin/weft_shims" "${gb[@]}" --benchmark_repetitions="${BENCH_SHIM_REPS:-$((2 * reps))}" \
   --benchmark_out="$results/shims.json" --benchmark_out_format=json >&2
 
+echo "== stopping fibers: Timeout scope, cancel vs write waking a blocked read (one CPU)" >&2
+"${pin[@]}" "$bin/weft_cancel" --benchmark_filter=-from_thread\|cross_worker "${gb[@]}" \
+  --benchmark_out="$results/cancel.json" --benchmark_out_format=json >&2
+echo "== stopping fibers: the waker a plain thread or a fiber on the other worker (all CPUs, 2 workers)" >&2
+"$bin/weft_cancel" --weft_threads=2 --benchmark_filter=from_thread\|cross_worker "${gb[@]}" \
+  --benchmark_out="$results/cancel_cross.json" --benchmark_out_format=json >&2
+
 if [[ -x "$bin/weft_hiredis" ]] && command -v redis-server >/dev/null; then
   # Pins itself to the last CPU and its redis-server to the first.
   echo "== hiredis: sync API in 100 fibers vs async API on libevent (own redis-server)" >&2
