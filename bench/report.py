@@ -85,6 +85,8 @@ go = load("go.jsonl")
 sync_1cpu, sync_all, go_sync = load("sync.json"), load("sync_threads.json"), load("go_sync.jsonl")
 rss_weft, rss_boost = load("rss_weft.jsonl"), load("rss_boost.jsonl")
 lock = load("lock.json")
+cancel, cancel_cross = load("cancel.json"), load("cancel_cross.json")
+shims_ir = load("shims_callgrind.jsonl") or []
 clients, clients_ir = load("clients.jsonl"), load("clients_callgrind.jsonl")
 
 S = "ns_per_switch"
@@ -131,6 +133,34 @@ w_hop = gbench(shims, "BM_weft_blocked_read_pingpong", H, 1e6)
 row("blocked read->wake->resume, 1 worker", "us/hop", w_hop, "2 threads, one CPU",
     gbench(shims, "BM_thread_blocked_read_pingpong", H, 1e6))
 row("", "", w_hop, "epoll loop, one thread (floor)", gbench(shims, "BM_epoll_blocked_read_pingpong", H, 1e6))
+# Stopping fibers (issue 15). The ready-fd read's bar, "<= 2% more than before
+# cancellation", compares this build with an older one (BENCH_BASE_BUILD) in instructions
+# (shim_callgrind.py); without one, the counts stand beside libc's read.
+IR = "Ir/call"
+if shims_ir:
+    now = shims_ir[0]
+    row("shim read in fiber, ready fd: instructions", IR, now["shim_read_fiber_ir_per_call"],
+        "libc read in the fiber", now["libc_read_fiber_ir_per_call"])
+    for before in shims_ir[1:2]:
+        row("", "", now["shim_read_fiber_ir_per_call"], f"the same at {before['commit']}",
+            before["shim_read_fiber_ir_per_call"], ("ratio", 1.02))
+        row("blocked read->wake->resume: instructions", "Ir/hop", now["blocked_read_ir_per_hop"],
+            f"the same at {before['commit']}", before["blocked_read_ir_per_hop"])
+SC = "ns_per_scope"
+w_to = gbench(cancel, "BM_timeout_scope", SC)
+row("Timeout that does not fire: enter+leave", "ns", w_to, "steady_clock::now() (its clock read)",
+    gbench(cancel, "BM_clock_read", SC), ("abs", 100))
+row("", "", w_to, "weft::Shield enter+leave", gbench(cancel, "BM_shield_scope", SC))
+w_cancel = gbench(cancel, "BM_cancel_wakes_read", H, 1e6)
+row("cancel -> blocked read returns, same worker", "us/hop", w_cancel, "write -> blocked read returns",
+    gbench(cancel, "BM_write_wakes_read", H, 1e6), ("ratio", 2.0))
+row("", "", w_cancel, "blocked read ping-pong (above)", w_hop)
+row("cancel -> blocked read returns, from a thread", "us/hop",
+    gbench(cancel_cross, "BM_cancel_wakes_read_from_thread", H, 1e6), "write from the thread",
+    gbench(cancel_cross, "BM_write_wakes_read_from_thread", H, 1e6))
+row("cancel -> blocked read returns, other worker", "us/hop",
+    gbench(cancel_cross, "BM_cancel_wakes_read_cross_worker", H, 1e6), "write from that worker",
+    gbench(cancel_cross, "BM_write_wakes_read_cross_worker", H, 1e6))
 RPS = "req_per_s"
 w_sync = median_of(hiredis, "hiredis_sync_fibers", RPS)
 row("hiredis sync in 100 fibers vs async libevent", "req/s", w_sync, "async, 100 conns x 1",
@@ -247,7 +277,8 @@ print("runs; blocked read: CPU time of the whole process). hiredis: medians of t
 print("wall-clock loopback throughput (noisy), CPU per request from getrusage and /proc/PID/stat.")
 print("Client libraries: medians of the runs with the lock hooks on (weft) and off (baseline);")
 print("server CPU from /proc/PID/schedstat (postgres: the 50 backends); instructions/req: callgrind,")
-print("client only, user space only.")
+print("client only, user space only (so are the shims' instructions per call). Stopping fibers: the hops are wall time from the cancel or")
+print("write to the read's return in the woken fiber; 'from a thread' and 'other worker' on all CPUs.")
 for r in clients_ir or []:
     if r.get("lock_functions_per_req"):
         print(f"{r['bench']}: lock functions run per request: {', '.join(r['lock_functions_per_req'])}")

@@ -12,7 +12,8 @@
 # BENCH_HIREDIS_REPS (runs of each hiredis variant, default 3), BENCH_CLIENTS_REQUESTS
 # (requests per connection of weft_clients, default 400; 50 connections) and
 # BENCH_CLIENTS_REPS (runs of each client library with the lock hooks on, and as many off;
-# default 3).
+# default 3), BENCH_BASE_BUILD (the build-bench dir of an older commit: the shims'
+# instructions per call are then compared with it; see bench/shim_callgrind.py).
 #
 # Single-thread benchmarks are pinned to one CPU with taskset, weft with one worker (its
 # main thread only waits); the cross-thread wake-up runs on all CPUs, and the hiredis
@@ -53,6 +54,20 @@ echo "== libc shims: plain thread and fiber vs libc, blocked read wake-up (one C
 # A syscall here is ~1 us and the shim's bars are 5% and 10% of it: twice the repetitions.
 "${pin[@]}" "$bin/weft_shims" "${gb[@]}" --benchmark_repetitions="${BENCH_SHIM_REPS:-$((2 * reps))}" \
   --benchmark_out="$results/shims.json" --benchmark_out_format=json >&2
+
+if command -v valgrind >/dev/null; then
+  # A ready read's and a blocked read's hop in instructions, here and in BENCH_BASE_BUILD.
+  echo "== libc shims: instructions per call in a fiber (callgrind)" >&2
+  /usr/bin/python3 "$root/bench/shim_callgrind.py" "$build" ${BENCH_BASE_BUILD:+"$BENCH_BASE_BUILD"} \
+    | tee "$results/shims_callgrind.jsonl" >&2
+fi
+
+echo "== stopping fibers: Timeout scope, cancel vs write waking a blocked read (one CPU)" >&2
+"${pin[@]}" "$bin/weft_cancel" --benchmark_filter=-from_thread\|cross_worker "${gb[@]}" \
+  --benchmark_out="$results/cancel.json" --benchmark_out_format=json >&2
+echo "== stopping fibers: the waker a plain thread or a fiber on the other worker (all CPUs, 2 workers)" >&2
+"$bin/weft_cancel" --weft_threads=2 --benchmark_filter=from_thread\|cross_worker "${gb[@]}" \
+  --benchmark_out="$results/cancel_cross.json" --benchmark_out_format=json >&2
 
 if [[ -x "$bin/weft_hiredis" ]] && command -v redis-server >/dev/null; then
   # Pins itself to the last CPU and its redis-server to the first.

@@ -12,6 +12,11 @@
 // "libc's read" is libc.so.6's own (libc_direct.hpp).
 // The ready fd: one byte moves per call, and every kRefill calls the benchmark refills
 // (or drains) the pipe with one libc call for kRefill bytes, the same in both columns.
+//
+// SHIM_BENCH_ITERATIONS=N runs each benchmark for exactly N iterations (one repetition),
+// for instruction counts: callgrind's totals for two values of N differ by the cost of
+// the difference in iterations, whatever the process does around them (issue 15 compares
+// a ready read and a blocked read's hop this way before and after cancellation).
 #include "common.hpp"
 #include "libc_direct.hpp"
 
@@ -66,6 +71,12 @@ void setup(const benchmark::State&) {
     return true;
   }();
   (void)done;
+}
+
+void fixed_iterations(benchmark::internal::Benchmark* b) {
+  if (const char* n = std::getenv("SHIM_BENCH_ITERATIONS")) {
+    b->Iterations(std::strtoll(n, nullptr, 10))->Repetitions(1);
+  }
 }
 
 constexpr int kRefill = 4096;  // a pipe holds 64 KiB; 1-byte writes merge into its pages
@@ -141,32 +152,32 @@ ssize_t shim_write(int fd, const void* buf, size_t n) { return ::write(fd, buf, 
 // --- a. plain thread -----------------------------------------------------------------
 
 void BM_shim_read_thread(benchmark::State& state) { read_loop(state, shim_read); }
-BENCHMARK(BM_shim_read_thread)->Setup(setup);
+BENCHMARK(BM_shim_read_thread)->Setup(setup)->Apply(fixed_iterations);
 void BM_libc_read_thread(benchmark::State& state) { read_loop(state, libc().read); }
-BENCHMARK(BM_libc_read_thread)->Setup(setup);
+BENCHMARK(BM_libc_read_thread)->Setup(setup)->Apply(fixed_iterations);
 void BM_shim_write_thread(benchmark::State& state) { write_loop(state, shim_write); }
-BENCHMARK(BM_shim_write_thread)->Setup(setup);
+BENCHMARK(BM_shim_write_thread)->Setup(setup)->Apply(fixed_iterations);
 void BM_libc_write_thread(benchmark::State& state) { write_loop(state, libc().write); }
-BENCHMARK(BM_libc_write_thread)->Setup(setup);
+BENCHMARK(BM_libc_write_thread)->Setup(setup)->Apply(fixed_iterations);
 
 // --- b. in a fiber: the benchmark's loop runs on the one worker -----------------------
 
 void BM_shim_read_fiber(benchmark::State& state) {
   weft_bench::in_weft_fiber(state, [](benchmark::State& st) { read_loop(st, shim_read); });
 }
-BENCHMARK(BM_shim_read_fiber)->Setup(setup);
+BENCHMARK(BM_shim_read_fiber)->Setup(setup)->Apply(fixed_iterations);
 void BM_libc_read_fiber(benchmark::State& state) {
   weft_bench::in_weft_fiber(state, [](benchmark::State& st) { read_loop(st, libc().read); });
 }
-BENCHMARK(BM_libc_read_fiber)->Setup(setup);
+BENCHMARK(BM_libc_read_fiber)->Setup(setup)->Apply(fixed_iterations);
 void BM_shim_write_fiber(benchmark::State& state) {
   weft_bench::in_weft_fiber(state, [](benchmark::State& st) { write_loop(st, shim_write); });
 }
-BENCHMARK(BM_shim_write_fiber)->Setup(setup);
+BENCHMARK(BM_shim_write_fiber)->Setup(setup)->Apply(fixed_iterations);
 void BM_libc_write_fiber(benchmark::State& state) {
   weft_bench::in_weft_fiber(state, [](benchmark::State& st) { write_loop(st, libc().write); });
 }
-BENCHMARK(BM_libc_write_fiber)->Setup(setup);
+BENCHMARK(BM_libc_write_fiber)->Setup(setup)->Apply(fixed_iterations);
 
 // --- c. blocked read -> wake -> resume -------------------------------------------------
 // Timed in CPU time of the whole process (both threads of the baseline, the worker and
@@ -213,7 +224,7 @@ void BM_weft_blocked_read_pingpong(benchmark::State& state) {
   });
   report_per(state, "ns_per_hop", 2);
 }
-BENCHMARK(BM_weft_blocked_read_pingpong)->Setup(setup)->MeasureProcessCPUTime();
+BENCHMARK(BM_weft_blocked_read_pingpong)->Setup(setup)->Apply(fixed_iterations)->MeasureProcessCPUTime();
 
 // Pins the calling thread to `cpu`.
 void pin_to(int cpu) {
@@ -253,7 +264,7 @@ void BM_thread_blocked_read_pingpong(benchmark::State& state) {
   ::pthread_setaffinity_np(::pthread_self(), sizeof saved, &saved);
   report_per(state, "ns_per_hop", 2);
 }
-BENCHMARK(BM_thread_blocked_read_pingpong)->Setup(setup)->MeasureProcessCPUTime();
+BENCHMARK(BM_thread_blocked_read_pingpong)->Setup(setup)->Apply(fixed_iterations)->MeasureProcessCPUTime();
 
 // The floor: one thread, both ends non-blocking in one level-triggered epoll set. Each
 // hop is what the wake-up fundamentally needs: write, epoll_wait, read.
@@ -284,6 +295,6 @@ void BM_epoll_blocked_read_pingpong(benchmark::State& state) {
   ::close(ep);
   report_per(state, "ns_per_hop", 2);
 }
-BENCHMARK(BM_epoll_blocked_read_pingpong)->Setup(setup)->MeasureProcessCPUTime();
+BENCHMARK(BM_epoll_blocked_read_pingpong)->Setup(setup)->Apply(fixed_iterations)->MeasureProcessCPUTime();
 
 }  // namespace
