@@ -4,6 +4,7 @@
 #include "runtime.hpp"
 #include "worker.hpp"
 
+#include <weft/errors.hpp>
 #include <weft/spawn.hpp>
 #include <weft/this_fiber.hpp>
 
@@ -162,8 +163,14 @@ void ServerCore::start_connection(int fd) {
   lk.unlock();
   try {
     auto task = weft::detail::make_task([self = shared_from_this(), id, fd] { self->serve_connection(id, fd); });
-    rt::place_fiber(std::move(task), rt::Placement::spread(ticket));
+    lk.lock();  // the entry is there: only this handler's own fiber, not started yet, erases it
+    connections_.at(id).task = task;
+    const bool cut = cut_;
+    lk.unlock();
+    rt::place_fiber(task, rt::Placement::spread(ticket));
+    if (cut) (void)weft::detail::cancel_task(*task);
   } catch (...) {
+    if (lk.owns_lock()) lk.unlock();
     // No memory for the fiber: this client is dropped, the server goes on.
     report_to_stderr(std::current_exception(), SocketAddress());
     lk.lock();
@@ -191,6 +198,8 @@ void ServerCore::serve_connection(std::uint64_t id, int fd) {
 void ServerCore::handler_failed(std::exception_ptr e, const Stream& conn) noexcept {
   try {
     std::rethrow_exception(e);
+  } catch (const weft::cancelled_error&) {
+    return;  // stop() cut it at the end of its grace, or someone else asked it to end
   } catch (const std::system_error& x) {
     if (is_disconnect(x)) return;
   } catch (...) {
@@ -277,7 +286,17 @@ void ServerCore::stop(Deadline grace) {
   lk.lock();
   const std::size_t others = from_handler ? 1 : 0;
   if (!drain_locked(lk, others, grace)) {
+    // The grace is over: cut the connections, and cancel the handlers, so that one
+    // waiting on anything else (a database, a sleep, another fiber) ends too.
+    cut_ = true;
     shut_all_locked(SHUT_RDWR);
+    std::vector<boost::intrusive_ptr<weft::detail::StateBase>> handlers;
+    for (const auto& [id, c] : connections_) {
+      if (c.task && c.fiber != me) handlers.push_back(c.task);
+    }
+    lk.unlock();
+    for (auto& task : handlers) (void)weft::detail::cancel_task(*task);
+    lk.lock();
     drain_locked(lk, others, Deadline::none());
   }
 }

@@ -59,6 +59,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     int fd;
     std::uint32_t generation;
     boost::fibers::context* fiber;  // the handler's, once it runs
+    boost::intrusive_ptr<weft::detail::StateBase> task = {};  // its fiber's work, to cancel at the cut
   };
   struct DrainWaiter {
     std::size_t at_most;
@@ -94,6 +95,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   unsigned next_ticket_ = 0;  // connections are dealt out to the workers in turn (rt::place_fiber)
   ServerStats stats_;
   bool stopping_ = false;  // stop() was called
+  bool cut_ = false;       // stop()'s grace is over: handlers still running are cancelled
   bool accept_ended_ = false;
   // When accept's running out of descriptors was last reported (by the accept loop only).
   std::chrono::steady_clock::time_point last_backoff_report_{};

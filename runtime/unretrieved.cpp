@@ -1,5 +1,7 @@
 #include "unretrieved.hpp"
 
+#include <weft/errors.hpp>
+
 #include <cxxabi.h>
 
 #include <cstdio>
@@ -26,6 +28,8 @@ void report_unretrieved(const std::exception_ptr& e, const std::string* fiber_na
     std::string what;
     try {
       std::rethrow_exception(e);
+    } catch (const cancelled_error&) {
+      return;  // the fiber stopped because someone asked it to: nothing to report
     } catch (const std::exception& ex) {
       type = demangle(typeid(ex).name());
       what = ex.what();

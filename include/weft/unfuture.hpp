@@ -154,12 +154,14 @@ class Unfuture {
 
   void wait() const { checked().wait(); }
 
-  // Cancels work that has not started: a spawn_blocking call still queued, a spawn()
-  // fiber that has not run yet, a then() continuation whose source is still pending. The
-  // work then never runs, what it captured is released at once, and this completes with
-  // weft::cancelled_error; returns true. Returns false, changing nothing, when the work is
-  // running or done, and for a Promise's Unfuture (only the promise decides its result).
-  // From any fiber or thread; of two racing calls one wins.
+  // Cancels the work. Not started yet (a spawn_blocking call still queued, a spawn()
+  // fiber that has not run, a then() continuation whose source is still pending): it
+  // never runs, what it captured is released at once, and this completes with
+  // weft::cancelled_error. A spawn() fiber already running: it is cancelled from now to
+  // its end (<weft/cancel.hpp>): its waits fail, and what it returns or throws is the
+  // result. Returns true in both cases; false, changing nothing, when the work is done,
+  // when it runs on the spawn_blocking pool (a thread cannot be stopped), and for a
+  // Promise's Unfuture (only the promise decides its result). From any fiber or thread.
   bool cancel() const { return detail::cancel_task(checked()); }
 
   // True if ready before the timeout. Zero, negative or past: only looks (true if ready);

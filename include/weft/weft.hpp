@@ -6,6 +6,7 @@
 #include <weft/config.hpp>
 #include <weft/errors.hpp>
 #include <weft/fibers.hpp>
+#include <weft/group.hpp>
 #include <weft/process.hpp>
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>

@@ -6,8 +6,12 @@
 //   when_any(a, b, ...)  -> Unfuture<std::size_t>
 //
 // when_all completes once every input has; if some failed, it fails with the first failure
-// in input order (the others stay unretrieved on their own handles). when_any completes
+// in input order, a cancellation (cancelled_error) only if nothing else failed (the others
+// stay unretrieved on their own handles). when_any completes
 // with the index of the first input to complete, successfully or not.
+//
+//   race(...)               when_any, then cancels the losers
+//   when_all_or_cancel(...) when_all, cancelling the rest at the first failure
 #pragma once
 
 #include <weft/unfuture.hpp>
@@ -48,12 +52,16 @@ struct Joiner {
   }
 };
 
-// Fails `result` with the first failed state in `states`, if any; true if it did.
+// Whether a completed state failed with something other than a cancellation.
+bool failed_not_cancelled(const StateBase& s) noexcept;
+
+// Fails `result` with the first failed state in `states`, if any, passing over those that
+// were only cancelled when `skip_cancelled`; true if it did.
 template <class R, class... S>
-bool fail_with_first(State<R>& result, const S&... states) {
+bool fail_with_first(State<R>& result, bool skip_cancelled, const S&... states) {
   std::exception_ptr first;
   auto take = [&](auto& s) {
-    if (!first && s->exception()) {
+    if (!first && s->exception() && (!skip_cancelled || failed_not_cancelled(*s))) {
       first = s->exception();
       s->mark_retrieved();
     }
@@ -74,8 +82,10 @@ auto when_all(It first, It last) {
   for (; first != last; ++first) states.push_back(detail::checked_state_of(*first));
   auto finish = [](auto& j) noexcept {
     try {
-      for (auto& s : j.items) {
-        if (detail::fail_with_first(*j.result, s)) return;
+      for (bool skip_cancelled : {true, false}) {
+        for (auto& s : j.items) {
+          if (detail::fail_with_first(*j.result, skip_cancelled, s)) return;
+        }
       }
       if constexpr (std::is_void_v<T>) {
         j.result->set_value();
@@ -113,7 +123,8 @@ Unfuture<std::tuple<detail::joined_t<T>...>> when_all(const Unfuture<T>&... inpu
   auto states = std::make_tuple(detail::checked_state_of(inputs)...);
   auto finish = [](auto& j) noexcept {
     try {
-      bool failed = std::apply([&](auto&... s) { return detail::fail_with_first(*j.result, s...); },
+      bool failed = std::apply([&](auto&... s) { return detail::fail_with_first(*j.result, true, s...) ||
+                                                          detail::fail_with_first(*j.result, false, s...); },
                                j.items);
       if (failed) return;
       j.result->set_value(std::apply(
@@ -182,6 +193,60 @@ Unfuture<std::size_t> when_any(const Unfuture<T>&... inputs) {
   std::size_t i = 0;
   std::apply([&](auto&... s) { ((s->on_ready([any, k = i++] { any->arrive(k); })), ...); }, states);
   return out;
+}
+
+// The same, stopping the rest (Unfuture::cancel(), <weft/cancel.hpp>): race cancels the
+// losers once the first input completes; when_all_or_cancel cancels every input still
+// running once one fails (with anything but cancelled_error), then completes as when_all
+// does, with that failure. Inputs that are not a fiber's work (a Promise's, a then()
+// whose source has not completed) cannot be cancelled and simply run on.
+template <std::ranges::input_range Range>
+Unfuture<std::size_t> race(const Range& range) {
+  Unfuture<std::size_t> first = when_any(range);
+  std::vector<std::ranges::range_value_t<Range>> inputs(std::ranges::begin(range), std::ranges::end(range));
+  detail::state_of(first)->on_ready([inputs = std::move(inputs)] {
+    for (const auto& u : inputs) (void)u.cancel();  // the winner has completed: a no-op for it
+  });
+  return first;
+}
+
+template <class... T>
+  requires(sizeof...(T) > 0)
+Unfuture<std::size_t> race(const Unfuture<T>&... inputs) {
+  Unfuture<std::size_t> first = when_any(inputs...);
+  detail::state_of(first)->on_ready([inputs...] { ((void)inputs.cancel(), ...); });
+  return first;
+}
+
+template <std::ranges::input_range Range>
+auto when_all_or_cancel(const Range& range) {
+  using U = std::ranges::range_value_t<Range>;
+  auto inputs = std::make_shared<std::vector<U>>(std::ranges::begin(range), std::ranges::end(range));
+  for (const U& u : *inputs) {
+    auto s = detail::checked_state_of(u);
+    s->on_ready([inputs, raw = s.get()] {
+      if (detail::failed_not_cancelled(*raw)) {
+        for (const U& other : *inputs) (void)other.cancel();
+      }
+    });
+  }
+  return when_all(*inputs);
+}
+
+template <class... T>
+  requires(sizeof...(T) > 0)
+Unfuture<std::tuple<detail::joined_t<T>...>> when_all_or_cancel(const Unfuture<T>&... inputs) {
+  auto cancel_all = [inputs...] { ((void)inputs.cancel(), ...); };
+  auto states = std::make_tuple(detail::checked_state_of(inputs)...);
+  std::apply(
+      [&](auto&... s) {
+        ((s->on_ready([cancel_all, raw = s.get()] {
+           if (detail::failed_not_cancelled(*raw)) cancel_all();
+         })),
+         ...);
+      },
+      states);
+  return when_all(inputs...);
 }
 
 }  // namespace weft

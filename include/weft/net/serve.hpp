@@ -55,8 +55,10 @@ class [[nodiscard]] Server {
 
   // Graceful stop: stops accepting; each handler's reads return what its client had sent
   // by now, then the end of the stream, so requests that reached the server are served
-  // and handlers waiting for a new one return at once. At the deadline the connections still open are shut both
-  // ways, so their handlers fail out. Returns once every handler has returned and the
+  // and handlers waiting for a new one return at once. At the deadline the connections
+  // still open are shut both ways and their handlers are cancelled (<weft/cancel.hpp>),
+  // so one waiting on anything, not only its socket, fails out at its wait. Returns once
+  // every handler has returned (a handler that only computes is waited for) and the
   // listener is closed. Idempotent, from any fiber or thread; called by one of this
   // server's handlers, it waits for all the others.
   void stop(Deadline grace = std::chrono::seconds(10));
