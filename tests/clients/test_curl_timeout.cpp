@@ -132,7 +132,7 @@ TEST_CASE("libcurl: a GET from a 5 s server under a weft::Timeout(200ms) fails i
     CHECK(seen.wall < 1s * WEFT_TEST_SLACK + stall);  // far from the server's 5 s
     CHECK_MESSAGE(seen.cpu_share < kSpinShare, "the process used " << int(seen.cpu_share * 100)
                                                                     << "% of a CPU while curl waited");
-    CHECK(ticker.ticks() >= 20);
+    CHECK(ticker.ticks() >= 10);  // it ran during the call
     CHECK_MESSAGE(ticker.worst_gap() < 50ms * WEFT_TEST_SLACK + stall,
                   "the neighbour fiber waited " << ms(ticker.worst_gap()) << " ms between ticks");
 

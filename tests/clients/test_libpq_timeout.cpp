@@ -96,17 +96,22 @@ TEST_CASE("libpq: pg_sleep(5) under a weft::Timeout(200ms) fails in ~0.2 s, with
   REQUIRE_MESSAGE(cluster.up(), cluster.problem());
   const std::string conninfo = cluster.conninfo();
 
-  stall_watch.reset();
-  weft_test::Ticker ticker(kTick);  // on the one worker, as is the fiber below
-  auto fiber = weft::spawn([&conninfo] {
+  // The fiber connects first: PQconnectdb kept the worker busy for 15-30 ms here (the
+  // ticker's worst gap when it ran during the connect; libpq's set-up, OpenSSL's among
+  // it), a stall of the neighbours that is not what this test is about. Then the ticker
+  // starts, and the query.
+  weft::Promise<void> connected, go;
+  auto fiber = weft::spawn([&conninfo, &connected, started = go.get_unfuture()] {
     Seen seen;
     seen.thread = std::this_thread::get_id();
     Conn c(PQconnectdb(conninfo.c_str()));
+    connected.set_value();
     if (!c || PQstatus(c.get()) != CONNECTION_OK) {
       seen.connect_error = c ? PQerrorMessage(c.get()) : "PQconnectdb returned null";
       return seen;
     }
     seen.backend_pid = PQbackendPID(c.get());
+    started.wait();
     weft::Timeout t(kTimeout);
     CostMeter meter;
     Result r(PQexec(c.get(), kSleepQuery));  // pg_sleep(5)
@@ -133,6 +138,10 @@ TEST_CASE("libpq: pg_sleep(5) under a weft::Timeout(200ms) fails in ~0.2 s, with
     c.reset();  // PQfinish, still under the expired Timeout: it needs no wait
     return seen;
   });
+  connected.get_unfuture().get();
+  stall_watch.reset();
+  weft_test::Ticker ticker(kTick);  // on the one worker, as is the fiber
+  go.set_value();
   const Seen seen = weft_test::finish_or_die(fiber, "PQexec under a Timeout never returned");
   ticker.finish();
   const auto stall = stall_watch.worst();
@@ -157,7 +166,7 @@ TEST_CASE("libpq: pg_sleep(5) under a weft::Timeout(200ms) fails in ~0.2 s, with
   CHECK(seen.wall < 1s * WEFT_TEST_SLACK + stall);  // far from pg_sleep's 5 s
   CHECK_MESSAGE(seen.cpu_share < kSpinShare, "the process used " << int(seen.cpu_share * 100)
                                                                   << "% of a CPU while PQexec waited");
-  CHECK(ticker.ticks() >= 20);
+  CHECK(ticker.ticks() >= 10);  // it ran during the call
   CHECK_MESSAGE(ticker.worst_gap() < 50ms * WEFT_TEST_SLACK + stall,
                 "the neighbour fiber waited " << ms(ticker.worst_gap()) << " ms between ticks");
   // The Shield let PQcancel connect and send, though the Timeout had expired.
