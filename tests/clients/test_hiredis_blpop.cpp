@@ -10,7 +10,7 @@
 #include <weft/weft.hpp>
 
 #include "support/one_worker.hpp"
-#include "support/server_process.hpp"
+#include "support/redis_server.hpp"
 #include "support/stall_watch.hpp"
 #include "support/timing.hpp"
 
@@ -31,6 +31,10 @@ using namespace std::chrono_literals;
 using weft_test::Clock;
 using weft_test::ms;
 using weft_test::one_worker;
+using weft_test::Context;
+using weft_test::Reply;
+using weft_test::RedisServer;
+using weft_test::command;
 
 namespace {
 
@@ -38,60 +42,6 @@ constexpr int kFibers = 1000;
 constexpr auto kBlock = 200ms;  // BLPOP's timeout ("0.2")
 
 weft_test::StallWatch stall_watch;
-
-struct ContextFree {
-  void operator()(redisContext* c) const { redisFree(c); }
-};
-struct ReplyFree {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
-};
-using Context = std::unique_ptr<redisContext, ContextFree>;
-using Reply = std::unique_ptr<redisReply, ReplyFree>;
-
-Reply command(redisContext* c, const char* format, ...) {
-  va_list ap;
-  va_start(ap, format);
-  void* r = redisvCommand(c, format, ap);
-  va_end(ap);
-  return Reply(static_cast<redisReply*>(r));
-}
-
-// redis-server on 127.0.0.1:port(), data (none is saved) and log in a temporary directory.
-class RedisServer {
- public:
-  RedisServer() : dir_("weft-redis") {
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-      port_ = weft_test::free_port();
-      process_ = std::make_unique<weft_test::ServerProcess>(
-          std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind",
-                                   "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize",
-                                   "no", "--maxclients", "4000", "--dir", dir_.path().string(),
-                                   "--logfile", ""},
-          dir_.path() / "redis.log", SIGTERM);
-      if (!process_->wait_until_ready([&] { return ping(); }, 10s)) {
-        log_ = process_->log();
-        process_.reset();  // stopped by PID; another port may be free
-      }
-    }
-  }
-  bool up() const { return process_ != nullptr; }
-  int port() const { return port_; }
-  std::string log() const { return process_ ? process_->log() : log_; }
-  Context connect() const { return Context(redisConnect("127.0.0.1", port_)); }
-
- private:
-  bool ping() const {
-    Context c = connect();
-    if (!c || c->err) return false;
-    Reply r = command(c.get(), "PING");
-    return r && r->type == REDIS_REPLY_STATUS && std::string(r->str, r->len) == "PONG";
-  }
-
-  weft_test::TempDir dir_;
-  int port_ = 0;
-  std::string log_;
-  std::unique_ptr<weft_test::ServerProcess> process_;
-};
 
 // What one fiber saw.
 struct Outcome {
