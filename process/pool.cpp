@@ -6,6 +6,7 @@
 #include "fork.hpp"
 #include "runtime.hpp"
 
+#include <weft/errors.hpp>
 #include <weft/net/errors.hpp>
 
 #include <signal.h>
@@ -239,7 +240,14 @@ void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
       Job& job = batch[k];
       const Deadline until = job.timeout.count() > 0 ? Deadline(started + job.timeout) : Deadline();
       std::string body;
+      // cancel() of this task kills the worker from now until its reply is in.
+      struct InWorkersHands {
+        std::atomic<int>* worker;
+        ~InWorkersHands() { worker->store(0, std::memory_order_release); }
+      } in_hands{job.worker_of(*job.state)};
+      in_hands.worker->store(pid, std::memory_order_release);
       const FrameHeader h = read_reply(w, job, body, until);
+      in_hands.worker->store(0, std::memory_order_release);
       const auto now = Clock::now();
       note_task_time(now - started);
       started = now;
@@ -257,7 +265,7 @@ void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
   } catch (...) {  // it ended, end of file, a reset, a broken pipe: the worker is gone
     const Ending ending = w.end(kExitGrace);
     slot.process.reset();
-    if (!sent && batch[k].attempts + 1 < kMaxAttempts) {
+    if (!sent && batch[k].attempts + 1 < kMaxAttempts && !batch[k].state->has_result()) {
       // It never had the whole task, so the task never ran: try it on a new worker.
       ++batch[k].attempts;
       put_back(batch, k);
@@ -275,6 +283,19 @@ void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
 }  // namespace weft::rt::process
 
 namespace weft::detail {
+
+bool cancel_in_worker(StateBase& state, std::atomic<int>& worker) noexcept {
+  const int pid = worker.load(std::memory_order_acquire);
+  if (pid <= 0) return false;
+  static const std::exception_ptr reason =
+      std::make_exception_ptr(cancelled_error("weft: cancelled while a worker process ran it"));
+  if (!state.try_set_exception(reason)) return false;
+  // Its reply, if it comes, finds the result taken; the pool sees the worker die and
+  // starts another for the next task. (The pool clears the pid before it reaps the
+  // worker, so only a cancel caught between those two steps could signal a reused pid.)
+  ::kill(pid, SIGKILL);
+  return true;
+}
 
 void launch_process(ProcessRequest request) {
   using namespace rt::process;
@@ -298,6 +319,7 @@ void launch_process(ProcessRequest request) {
   job.state->set_origin(detail::StateBase::Origin::process_pool);
   job.deliver = request.deliver;
   job.claim_start = request.claim_start;
+  job.worker_of = request.worker_of;
   pool.submit(std::move(job));
 }
 

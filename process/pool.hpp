@@ -29,6 +29,7 @@ struct Job {
   boost::intrusive_ptr<detail::StateBase> state;
   void (*deliver)(detail::StateBase&, InArchive&) = nullptr;
   bool (*claim_start)(detail::StateBase&) = nullptr;
+  std::atomic<int>* (*worker_of)(detail::StateBase&) = nullptr;
   bool claimed = false;  // taken for a worker once: cancel() can no longer stop it
   int attempts = 0;      // workers that died before they had the whole task
 };

@@ -54,7 +54,7 @@ bool cancel_task(StateBase& task) {
   static const std::exception_ptr before_start =
       std::make_exception_ptr(cancelled_error("weft: cancelled before it started"));
   if (!task.fail_unstarted(before_start)) {
-    return task.origin() == StateBase::Origin::fiber && rt::cancel_running(task);
+    return task.origin() == StateBase::Origin::fiber ? rt::cancel_running(task) : task.cancel_started();
   }
   task.mark_retrieved();  // a cancel is news to waiters, not an error nobody saw
   // Only the pool keeps unstarted tasks in a queue with a bound; fibers that will find

@@ -165,6 +165,14 @@ rt::WaitKind wait_kind_for(StateBase::Origin origin) noexcept {
 
 }  // namespace
 
+void StateBase::abandon_wait() {
+  // CPU work in a worker process is nobody's once its waiter is cancelled: the process
+  // goes (the pool starts another). A spawn_blocking thread cannot be stopped; its result
+  // is dropped when it comes.
+  if (origin() == Origin::process_pool) (void)cancel_task(*this);
+  rt::throw_cancelled();
+}
+
 void StateBase::wait() {
   if (ready()) return;
   check_can_wait();
@@ -173,7 +181,7 @@ void StateBase::wait() {
     if (rt::park(waiters_, lk, std::chrono::steady_clock::time_point::max(), {wait_kind_for(origin()), this}) ==
         rt::ParkResult::cancelled) {
       lk.unlock();
-      rt::throw_cancelled();
+      abandon_wait();
     }
   }
 }
@@ -189,7 +197,7 @@ bool StateBase::wait_until(std::chrono::steady_clock::time_point deadline) {
     if (outcome == rt::ParkResult::timed_out) return ready_.load(std::memory_order_relaxed);
     if (outcome == rt::ParkResult::cancelled) {
       lk.unlock();
-      rt::throw_cancelled();
+      abandon_wait();
     }
   }
   return true;

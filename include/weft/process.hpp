@@ -88,11 +88,19 @@ class ProcessState final : public State<R> {
   bool fail_unstarted(std::exception_ptr reason) noexcept override {
     return claim_start() && this->try_set_exception(std::move(reason));
   }
+  bool cancel_started() noexcept override { return cancel_in_worker(*this, worker_); }
   bool claim_start() noexcept { return !started_.exchange(true, std::memory_order_acq_rel); }
+  std::atomic<int>& worker() noexcept { return worker_; }
 
  private:
   std::atomic<bool> started_{false};
+  std::atomic<int> worker_{0};  // the pid of the worker process running it now; 0: none
 };
+
+// The pool's side of cancelling a task its worker `worker` (a pid, 0: none) runs now:
+// completes `state` with cancelled_error and kills that worker (the pool starts another);
+// false if no worker runs it or it has its result (process/pool.cpp).
+bool cancel_in_worker(StateBase& state, std::atomic<int>& worker) noexcept;
 
 // One task handed to the process pool (process/pool.cpp).
 struct ProcessRequest {
@@ -105,6 +113,8 @@ struct ProcessRequest {
   void (*deliver)(StateBase& state, InArchive& in) = nullptr;
   // False if the task was cancelled; else it can no longer be.
   bool (*claim_start)(StateBase& state) = nullptr;
+  // The task's ProcessState::worker().
+  std::atomic<int>* (*worker_of)(StateBase& state) = nullptr;
 };
 
 void launch_process(ProcessRequest request);
@@ -144,6 +154,10 @@ struct process_result<Fn, A...> {
 template <class R>
 bool claim_process_start(StateBase& state) {
   return static_cast<ProcessState<R>&>(state).claim_start();
+}
+template <class R>
+std::atomic<int>* process_worker_of(StateBase& state) {
+  return &static_cast<ProcessState<R>&>(state).worker();
 }
 
 template <class F, class... Args>
@@ -214,6 +228,7 @@ Unfuture<detail::process_result_t<F, Args...>> spawn_process(ProcessOptions opti
     request.state = state;
     request.deliver = &detail::deliver_result<R>;
     request.claim_start = &detail::claim_process_start<R>;
+    request.worker_of = &detail::process_worker_of<R>;
     detail::launch_process(std::move(request));
     return Unfuture<R>(std::move(state));
   }

@@ -1,5 +1,7 @@
 // cancel() on a spawn_process task still in the queue: true, get() throws cancelled_error,
-// and the function never runs in any worker. A task a worker has taken cannot be cancelled.
+// and the function never runs in any worker. A task a worker runs: its worker process is
+// killed, get() throws cancelled_error at once, and the pool goes on with a new worker; the
+// same when the fiber waiting for it is cancelled (issue 15).
 #include <weft/weft.hpp>
 
 #include <doctest/doctest.h>
@@ -34,7 +36,7 @@ TEST_CASE("a queued task is cancelled and never runs; a running one is not") {
   const std::string path = "/tmp/weft_test_cancel_" + std::to_string(::getpid());
   std::remove(path.c_str());
 
-  auto running = weft::spawn_process(nap, 300);
+  auto running = weft::spawn_process(nap, 10'000);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the worker has it
   auto queued = weft::spawn_process(mark, path);
   auto after = weft::spawn_process(nap, 1);
@@ -42,9 +44,24 @@ TEST_CASE("a queued task is cancelled and never runs; a running one is not") {
   CHECK(queued.cancel());
   CHECK_FALSE(queued.cancel());  // once
   CHECK_THROWS_AS(queued.get(), weft::cancelled_error);
-  CHECK_FALSE(running.cancel());
-  CHECK(running.get() == 300);
-  CHECK(after.get() == 1);  // the queue went on past the cancelled task
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(running.cancel());
+  CHECK_THROWS_AS(running.get(), weft::cancelled_error);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  CHECK(after.get() == 1);  // the queue went on, on a new worker
   CHECK_FALSE(exists(path));
   CHECK_FALSE(after.cancel());  // done
+}
+
+TEST_CASE("a fiber cancelled while it waits for a spawn_process task takes the task's worker with it") {
+  weft::spawn_process(nap, 0).get();
+  auto task = weft::spawn_process(nap, 10'000);
+  auto waiter = weft::spawn([task] { return task.get(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(waiter.cancel());
+  CHECK_THROWS_AS(waiter.get(), weft::cancelled_error);
+  CHECK_THROWS_AS(task.get(), weft::cancelled_error);  // not 10 s later with 10000
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  CHECK(weft::spawn_process(nap, 2).get() == 2);  // the pool has a worker again
 }

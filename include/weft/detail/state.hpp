@@ -111,6 +111,10 @@ class StateBase {
     (void)reason;
     return false;
   }
+  // Work that has started, and is not a fiber's (those stop at their waits: cancel.hpp):
+  // stops it if it can, completing the state with cancelled_error; returns whether it did.
+  // A spawn_process task's worker process is killed; nothing else can be stopped.
+  virtual bool cancel_started() noexcept { return false; }
 
   // Where the work that completes this state runs, for the records of fibers waiting on
   // it (runtime/fiber_record.hpp). Set by the launch functions below.
@@ -150,6 +154,9 @@ class StateBase {
   // Throws deadlock_error if the caller is this state's producer, or the state is a
   // parent process's.
   void check_can_wait() const;
+  // The waiting fiber was cancelled: throws cancelled_error (timeout_error), after
+  // cancelling a spawn_process task it was waiting for.
+  [[noreturn]] void abandon_wait();
 
   std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
