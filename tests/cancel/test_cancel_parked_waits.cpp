@@ -6,6 +6,7 @@
 // becomes ready: the check fails after 5 s).
 #include <weft/weft.hpp>
 
+#include "support/pipe.hpp"
 #include "support/timing.hpp"
 
 #include <doctest/doctest.h>
@@ -23,20 +24,12 @@
 
 using namespace std::chrono_literals;
 using weft_test::Clock;
+using weft_test::Pipe;
 using weft_test::ms;
 
 namespace {
 
 constexpr auto kLong = 30s;  // what every victim would wait without the cancel
-
-struct Pipe {
-  Pipe() { REQUIRE(::pipe(fd) == 0); }
-  ~Pipe() {
-    ::close(fd[0]);
-    ::close(fd[1]);
-  }
-  int fd[2];
-};
 
 // Waits until the fiber named `name` is parked; false after 5 s.
 bool wait_until_parked(const std::string& name) {
@@ -138,7 +131,7 @@ TEST_CASE("a fiber parked in a hooked read gets -1/ECANCELED") {
   Pipe p;
   for_each_canceller([&] {
     char c;
-    return errno_after(::read(p.fd[0], &c, 1));
+    return errno_after(::read(p.in(), &c, 1));
   }, "ECANCELED");
 }
 
@@ -156,7 +149,7 @@ TEST_CASE("a fiber in a hooked sleep gets -1/ECANCELED") {
 TEST_CASE("a fiber in poll over many fds gets -1/ECANCELED") {
   Pipe a, b, c;
   for_each_canceller([&] {
-    pollfd fds[3] = {{a.fd[0], POLLIN, 0}, {b.fd[0], POLLIN, 0}, {c.fd[0], POLLIN, 0}};
+    pollfd fds[3] = {{a.in(), POLLIN, 0}, {b.in(), POLLIN, 0}, {c.in(), POLLIN, 0}};
     return errno_after(::poll(fds, 3, -1));
   }, "ECANCELED");
 }

@@ -5,6 +5,7 @@
 // same length measured in the same test.
 #include <weft/weft.hpp>
 
+#include "support/pipe.hpp"
 #include "support/timing.hpp"
 
 #include <doctest/doctest.h>
@@ -16,18 +17,10 @@
 
 using namespace std::chrono_literals;
 using weft_test::Clock;
+using weft_test::Pipe;
 using weft_test::ms;
 
 namespace {
-
-struct Pipe {
-  Pipe() { REQUIRE(::pipe(fd) == 0); }
-  ~Pipe() {
-    ::close(fd[0]);
-    ::close(fd[1]);
-  }
-  int fd[2];
-};
 
 // How late a 100 ms fiber sleep wakes here and now, plus a margin: the tolerance for a
 // Timeout's expiry.
@@ -58,7 +51,7 @@ TEST_CASE("a hooked read under a Timeout fails with ETIMEDOUT at the deadline") 
   Pipe p;
   const ReadOutcome o = weft::run([&] {
     weft::Timeout t(100ms);
-    return timed_read(p.fd[0]);
+    return timed_read(p.in());
   });
   CHECK(o.result == -1);
   CHECK(o.err == ETIMEDOUT);
@@ -77,17 +70,17 @@ TEST_CASE("past its deadline every wait fails at once until the scope ends; then
     Seen s{};
     {
       weft::Timeout t(30ms);
-      s.first = timed_read(p.fd[0]);
-      s.second = timed_read(p.fd[0]);
+      s.first = timed_read(p.in());
+      s.second = timed_read(p.in());
       s.expired = t.expired();
     }
     // A writer 50 ms later: the read must wait for it, not fail.
     auto writer = weft::spawn([&] {
       weft::sleep_for(50ms);
-      return ::write(p.fd[1], "x", 1);
+      return ::write(p.out(), "x", 1);
     });
     char c;
-    s.after_scope = ::read(p.fd[0], &c, 1);
+    s.after_scope = ::read(p.in(), &c, 1);
     (void)writer.get();
     return s;
   });
@@ -113,11 +106,11 @@ TEST_CASE("nested Timeouts: the earliest rules, and the outer one still holds af
     weft::Timeout outer(200ms);
     {
       weft::Timeout inner(60ms);
-      s.inner = timed_read(p.fd[0]);
+      s.inner = timed_read(p.in());
       s.inner_expired = inner.expired();
       s.outer_expired_early = outer.expired();
     }
-    s.outer = timed_read(p.fd[0]);
+    s.outer = timed_read(p.in());
     s.outer_read_ended_at = Clock::now() - start;
     return s;
   });
@@ -134,7 +127,7 @@ TEST_CASE("nested Timeouts: the earliest rules, and the outer one still holds af
   const ReadOutcome o = weft::run([&] {
     weft::Timeout outer(50ms);
     weft::Timeout inner(10s);
-    return timed_read(p.fd[0]);
+    return timed_read(p.in());
   });
   CHECK(o.err == ETIMEDOUT);
   CHECK(o.took <= 50ms + slack);
@@ -167,17 +160,17 @@ TEST_CASE("a Timeout left in time leaves no trace; a zero one fails the first wa
     { weft::Timeout t(weft::Deadline::none()); }
     auto writer = weft::spawn([&] {
       weft::sleep_for(30ms);
-      return ::write(p.fd[1], "x", 1);
+      return ::write(p.out(), "x", 1);
     });
     char c;
-    const long got = ::read(p.fd[0], &c, 1);
+    const long got = ::read(p.in(), &c, 1);
     (void)writer.get();
     return got;
   });
   CHECK(r == 1);
   const ReadOutcome o = weft::run([&] {
     weft::Timeout t(0ms);
-    return timed_read(p.fd[0]);
+    return timed_read(p.in());
   });
   CHECK(o.err == ETIMEDOUT);
   CHECK(o.took < 20ms);
