@@ -16,6 +16,7 @@
 #include <chrono>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <poll.h>
 #include <string>
@@ -164,15 +165,16 @@ TEST_CASE("weft's own waits throw cancelled_error") {
     for_each_canceller([&] { return what_is_thrown([&] { (void)f.get(); }); }, "cancelled_error");
   }
   SUBCASE("spawn_blocking's result") {
-    std::atomic<bool> release{false};
-    for_each_canceller([&] {
-      return what_is_thrown([&] {
-        weft::spawn_blocking([&] {
-          while (!release.load()) std::this_thread::sleep_for(1ms);
+    // Shared with the pool calls the victims abandon: they run on after this scope.
+    auto release = std::make_shared<std::atomic<bool>>(false);
+    for_each_canceller([release] {
+      return what_is_thrown([release] {
+        weft::spawn_blocking([release] {
+          while (!release->load()) std::this_thread::sleep_for(1ms);
         }).get();
       });
     }, "cancelled_error");
-    release = true;
+    release->store(true);
   }
   SUBCASE("Mutex::lock") {
     weft::Mutex m;
