@@ -15,13 +15,18 @@ using io::IoDir;
 
 namespace {
 
-// The same exception type, with the address in its message.
+// The same exception type, with the address in its message. A cancel or a Timeout that
+// stopped the call is passed on as it is: its handlers catch it by type.
 [[noreturn]] void rethrow_for(const SocketAddress& addr) {
   const std::string where = " (" + addr.to_string() + ")";
   try {
     throw;
   } catch (const timeout_error& e) {
     throw timeout_error(e.what() + where);
+  } catch (const weft::timeout_error&) {
+    throw;
+  } catch (const weft::cancelled_error&) {
+    throw;
   } catch (const std::system_error& e) {
     throw std::system_error(e.code(), std::string(e.what()) + where);
   }
@@ -46,8 +51,10 @@ TcpStream TcpStream::connect(std::string_view host, std::uint16_t port, Deadline
   for (const SocketAddress& addr : candidates) {
     try {
       return connect(addr, deadline);
-    } catch (const timeout_error&) {
-      throw;  // the deadline covers every address: none is left for the next
+    } catch (const weft::timeout_error&) {
+      throw;  // the deadline (or a Timeout) covers every address: none is left for the next
+    } catch (const weft::cancelled_error&) {
+      throw;
     } catch (const std::system_error&) {
       last = std::current_exception();
     }
