@@ -21,8 +21,10 @@ FiberRecord* record_in(std::uintptr_t word) noexcept {
   return reinterpret_cast<FiberRecord*>(word & ~kRunnerFlags);
 }
 
-// Sets `add` in the word once no canceller is reading the record; returns the word before.
-std::uintptr_t set_when_not_reading(std::atomic<std::uintptr_t>& word, std::uintptr_t add) noexcept {
+// Replaces the word with next(word) once no canceller is reading the record; returns the
+// word before.
+template <class Next>
+std::uintptr_t update_when_not_reading(std::atomic<std::uintptr_t>& word, Next next) noexcept {
   std::uintptr_t seen = word.load(std::memory_order_relaxed);
   for (;;) {
     if ((seen & kReadingRecord) != 0) {
@@ -30,8 +32,12 @@ std::uintptr_t set_when_not_reading(std::atomic<std::uintptr_t>& word, std::uint
       seen = word.load(std::memory_order_relaxed);
       continue;
     }
-    if (word.compare_exchange_weak(seen, seen | add, std::memory_order_acq_rel)) return seen;
+    if (word.compare_exchange_weak(seen, next(seen), std::memory_order_acq_rel)) return seen;
   }
+}
+
+std::uintptr_t set_when_not_reading(std::atomic<std::uintptr_t>& word, std::uintptr_t add) noexcept {
+  return update_when_not_reading(word, [add](std::uintptr_t seen) { return seen | add; });
 }
 
 }  // namespace
@@ -42,16 +48,9 @@ void publish_for_cancel(FiberRecord& r) noexcept {
 }
 
 void unpublish_for_cancel(FiberRecord& r) noexcept {
-  std::atomic<std::uintptr_t>& word = r.task->runner_word();
-  std::uintptr_t seen = word.load(std::memory_order_relaxed);
-  for (;;) {
-    if ((seen & kReadingRecord) != 0) {
-      ::sched_yield();
-      seen = word.load(std::memory_order_relaxed);
-      continue;
-    }
-    if (word.compare_exchange_weak(seen, seen & kCancelRequested, std::memory_order_acq_rel)) break;
-  }
+  // Keeps only the (sticky) cancel request.
+  (void)update_when_not_reading(r.task->runner_word(),
+                                [](std::uintptr_t seen) { return seen & kCancelRequested; });
   r.published = false;
 }
 

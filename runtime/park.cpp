@@ -88,6 +88,8 @@ ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::
     if (stoppable->shield_depth == 0) until = earlier(deadline, stoppable->timeout_ns);
   }
   const bool timed = until != std::chrono::steady_clock::time_point::max();
+  // Read by a cancel only while the fiber is parked; a Shield cannot change mid-park.
+  if (w.record != nullptr) w.record->parked_cancellable = stoppable != nullptr && stoppable->shield_depth == 0;
   link(list, w);
   for (;;) {
     if (stoppable != nullptr) {
@@ -96,9 +98,6 @@ ParkResult park_fiber(WaitList& list, FiberLock& lk, std::chrono::steady_clock::
         stoppable->cancel_seen = static_cast<std::uint8_t>(cause);
         return ParkResult::cancelled;
       }
-      stoppable->parked_cancellable = stoppable->shield_depth == 0;
-    } else if (w.record != nullptr) {
-      w.record->parked_cancellable = false;
     }
     if (w.record != nullptr) w.record->begin_wait(why.kind, why.object, why.fd, ns_since_epoch(until));
     tsan::boost_unlocks(lk);

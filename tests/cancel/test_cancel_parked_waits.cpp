@@ -4,6 +4,7 @@
 // fiber on the same worker and a fiber on another worker (two workers). Without the
 // cancellation in park(), every case below waits for ever (the victim's Unfuture never
 // becomes ready: the check fails after 5 s).
+#include <weft/net.hpp>
 #include <weft/weft.hpp>
 
 #include "support/pipe.hpp"
@@ -189,4 +190,73 @@ TEST_CASE("weft's own waits throw cancelled_error") {
     weft::Event e;
     for_each_canceller([&] { return what_is_thrown([&] { e.wait(); }); }, "cancelled_error");
   }
+  SUBCASE("Semaphore::acquire") {
+    weft::Semaphore none(0);
+    for_each_canceller([&] { return what_is_thrown([&] { none.acquire(); }); }, "cancelled_error");
+  }
+  SUBCASE("WaitGroup::wait") {
+    weft::WaitGroup one_left;
+    one_left.add(1);
+    for_each_canceller([&] { return what_is_thrown([&] { one_left.wait(); }); }, "cancelled_error");
+    one_left.done();
+  }
+  SUBCASE("Latch::wait") {
+    weft::Latch one_left(1);
+    for_each_canceller([&] { return what_is_thrown([&] { one_left.wait(); }); }, "cancelled_error");
+  }
+  SUBCASE("select over two channels") {
+    weft::Channel<int> a(0), b(1);
+    for_each_canceller([&] {
+      return what_is_thrown([&] { (void)weft::select(weft::receive_case(a), weft::send_case(a, 1), weft::receive_case(b)); });
+    }, "cancelled_error");
+  }
+  SUBCASE("Channel send to a full channel") {
+    weft::Channel<int> full(1);
+    full.send(0);
+    for_each_canceller([&] { return what_is_thrown([&] { full.send(1); }); }, "cancelled_error");
+  }
+  SUBCASE("weft::net stream read and listener accept") {
+    auto [mine, theirs] = weft::net::UnixStream::pair();
+    for_each_canceller([&] {
+      return what_is_thrown([&] {
+        char c;
+        (void)mine.read(&c, 1);
+      });
+    }, "cancelled_error");
+    auto listener = weft::net::TcpListener::bind(weft::net::SocketAddress("127.0.0.1", 0));
+    for_each_canceller([&] { return what_is_thrown([&] { (void)listener.accept(); }); }, "cancelled_error");
+  }
+}
+
+TEST_CASE("a cancelled ConditionVariable wait relocks its mutex before it throws") {
+  // The canceller holds the mutex while it cancels and for 100 ms after: the victim's
+  // relock must wait for it (under a Shield: an unshielded relock would be cancelled too
+  // and throw with the mutex not held), and own the mutex when the exception arrives.
+  weft::Mutex m;
+  weft::ConditionVariable cv;
+  std::atomic<bool> canceller_released{false};
+  auto v = weft::spawn(weft::FiberOptions{"cv-victim"}, [&] {
+    std::unique_lock lk(m);
+    std::string seen = what_is_thrown([&] { cv.wait(lk); });
+    if (!lk.owns_lock()) return seen + ", lock not owned";
+    if (!canceller_released.load()) return seen + ", relocked while the canceller held the mutex";
+    // m.try_lock() from another fiber tells an unlocked mutex from a held one (waited
+    // for under a Shield: this fiber stays cancelled).
+    weft::Shield still_cancelled;
+    const bool free_for_others = weft::spawn([&] {
+                                   if (!m.try_lock()) return false;
+                                   m.unlock();
+                                   return true;
+                                 }).get();
+    return free_for_others ? seen + ", but the mutex is free" : seen;
+  });
+  REQUIRE(wait_until_parked("cv-victim"));
+  {
+    std::lock_guard held(m);
+    CHECK(v.cancel());
+    weft::sleep_for(100ms);
+    canceller_released = true;
+  }
+  REQUIRE(v.wait_for(5s));
+  CHECK(v.get() == "cancelled_error");
 }
