@@ -33,11 +33,7 @@ namespace {
 using namespace std::chrono_literals;
 using weft_bench::report_per;
 
-void fixed_iterations(benchmark::internal::Benchmark* b) {
-  if (const char* n = std::getenv("CANCEL_BENCH_ITERATIONS")) {
-    b->Iterations(std::strtoll(n, nullptr, 10))->Repetitions(1);
-  }
-}
+void fixed_iterations(benchmark::internal::Benchmark* b) { weft_bench::iterations_from_env(b, "CANCEL_BENCH_ITERATIONS"); }
 
 // Starts weft's runtime before the first benchmark, so none of them pays for it.
 void setup(const benchmark::State&) {
@@ -92,19 +88,7 @@ BENCHMARK(BM_shield_scope)->Setup(setup)->Apply(fixed_iterations);
 
 // --- b, c. waking a fiber blocked in read() ---------------------------------------------
 
-struct Pipe {
-  int fd[2] = {-1, -1};
-  explicit Pipe(benchmark::State& state) {
-    if (::pipe(fd) != 0) state.SkipWithError("pipe failed");
-  }
-  ~Pipe() {
-    for (int f : fd) {
-      if (f >= 0) ::close(f);
-    }
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-};
+using weft_bench::Pipe;
 
 enum class Wake { write, cancel };
 enum class From { same_worker, other_worker, thread };

@@ -1,5 +1,5 @@
 // Helpers shared by weft's benchmarks: the Boost.Fiber baseline's stack allocator, RSS,
-// and running a benchmark's loop inside a weft fiber.
+// running a benchmark's loop inside a weft fiber, a pipe, a fixed iteration count.
 #pragma once
 
 #include <weft/weft.hpp>
@@ -7,8 +7,11 @@
 #include <benchmark/benchmark.h>
 #include <boost/fiber/all.hpp>
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 namespace weft_bench {
@@ -42,5 +45,27 @@ inline void report_per(benchmark::State& state, const char* name, double per_ite
   state.counters[name] = benchmark::Counter(per_iteration, benchmark::Counter::kIsIterationInvariantRate |
                                                                benchmark::Counter::kInvert);
 }
+
+// Lets a callgrind run (bench/*_callgrind.py) fix the iteration count in the variable
+// `env`; unset, Google Benchmark chooses as usual.
+inline void iterations_from_env(benchmark::internal::Benchmark* b, const char* env) {
+  if (const char* n = std::getenv(env)) b->Iterations(std::strtoll(n, nullptr, 10))->Repetitions(1);
+}
+
+// A pipe for the benchmarks that read and write; one that cannot be made skips the
+// benchmark (fd[0] stays -1).
+struct Pipe {
+  int fd[2] = {-1, -1};
+  explicit Pipe(benchmark::State& state) {
+    if (::pipe(fd) != 0) state.SkipWithError("pipe failed");
+  }
+  ~Pipe() {
+    for (int f : fd) {
+      if (f >= 0) ::close(f);
+    }
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+};
 
 }  // namespace weft_bench

@@ -69,11 +69,7 @@ void setup(const benchmark::State&) {
   (void)done;
 }
 
-void fixed_iterations(benchmark::internal::Benchmark* b) {
-  if (const char* n = std::getenv("LOCK_BENCH_ITERATIONS")) {
-    b->Iterations(std::strtoll(n, nullptr, 10))->Repetitions(1);
-  }
-}
+void fixed_iterations(benchmark::internal::Benchmark* b) { weft_bench::iterations_from_env(b, "LOCK_BENCH_ITERATIONS"); }
 
 // --- a, b. uncontended --------------------------------------------------------------
 

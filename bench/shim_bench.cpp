@@ -73,27 +73,11 @@ void setup(const benchmark::State&) {
   (void)done;
 }
 
-void fixed_iterations(benchmark::internal::Benchmark* b) {
-  if (const char* n = std::getenv("SHIM_BENCH_ITERATIONS")) {
-    b->Iterations(std::strtoll(n, nullptr, 10))->Repetitions(1);
-  }
-}
+void fixed_iterations(benchmark::internal::Benchmark* b) { weft_bench::iterations_from_env(b, "SHIM_BENCH_ITERATIONS"); }
 
 constexpr int kRefill = 4096;  // a pipe holds 64 KiB; 1-byte writes merge into its pages
 
-struct Pipe {
-  int fd[2] = {-1, -1};
-  explicit Pipe(benchmark::State& state) {
-    if (::pipe(fd) != 0) state.SkipWithError("pipe failed");
-  }
-  ~Pipe() {
-    for (int f : fd) {
-      if (f >= 0) ::close(f);
-    }
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-};
+using weft_bench::Pipe;
 
 char g_block[kRefill];
 

@@ -8,6 +8,7 @@
 // end, pass or fail.
 #include <weft/weft.hpp>
 
+#include "support/libpq_handles.hpp"
 #include "support/one_worker.hpp"
 #include "support/postgres_cluster.hpp"
 #include "support/server_process.hpp"
@@ -29,6 +30,8 @@
 
 using namespace std::chrono_literals;
 using weft_test::Clock;
+using weft_test::Conn;
+using weft_test::Result;
 using weft_test::ms;
 using weft_test::one_worker;
 
@@ -38,15 +41,6 @@ constexpr int kFibers = 50;
 constexpr auto kSleep = 200ms;  // pg_sleep(0.2)
 
 weft_test::StallWatch stall_watch;
-
-struct ConnFinish {
-  void operator()(PGconn* c) const { PQfinish(c); }
-};
-struct ResultClear {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Conn = std::unique_ptr<PGconn, ConnFinish>;
-using Result = std::unique_ptr<PGresult, ResultClear>;
 
 // What one fiber saw.
 struct Outcome {
