@@ -9,10 +9,19 @@
 //
 // An fd starts `unknown`: plain threads use it exactly as libc would, and weft never
 // touches its flags. The first time a fiber makes a call on it that could block, weft
-// probes it once. Sockets and pipes become `managed`: the kernel's O_NONBLOCK is set, the
-// flag the user set is kept in `user_nonblock` (what fcntl(F_GETFL) reports), and fibers
-// park on the reactor on EAGAIN. Anything else (regular files, terminals, devices) becomes
-// `passthrough` and blocks as in libc.
+// probes it once:
+// - `managed`: a socket or pipe weft itself made in a fiber (socket, accept, pipe...,
+//   shims/socket.cpp, shims/fd.cpp). weft set the kernel's O_NONBLOCK when it made it; the
+//   flag the user set is kept in `user_nonblock` (what fcntl(F_GETFL) reports), and
+//   fibers park on the reactor on EAGAIN.
+// - `borrowed`: any other pollable fd (a socket or pipe made on a plain thread, inherited
+//   or received over SCM_RIGHTS; an eventfd, timerfd, signalfd, inotify fd, tty). Its open
+//   file description may be shared with other processes, so its flags are never changed:
+//   each call in a fiber is made non-blocking on its own (MSG_DONTWAIT, RWF_NOWAIT, or a
+//   readiness check first where the file takes neither: `nowait_refused`), and the
+//   fiber parks on EAGAIN unless the kernel's own O_NONBLOCK (the user's) is set.
+// - `passthrough`: anything else (regular files, directories, block devices) blocks as
+//   in libc.
 #pragma once
 
 #include "fiber_lock.hpp"
@@ -24,7 +33,7 @@
 
 namespace weft::rt {
 
-enum class FdKind : std::uint8_t { unknown, managed, passthrough };
+enum class FdKind : std::uint8_t { unknown, managed, borrowed, passthrough };
 
 struct FdState {
   FiberSpinlock lock;
@@ -38,6 +47,9 @@ struct FdState {
   std::atomic<std::int64_t> send_timeout_ns{0};
   std::atomic<std::uint32_t> timeout_epoch{0};
   std::atomic<bool> is_socket{false};
+  // A borrowed fd whose file refused RWF_NOWAIT (ttys, inotify, signalfd): its reads and
+  // writes check readiness first instead.
+  std::atomic<bool> nowait_refused{false};
   // Guarded by `lock`.
   int armed_worker = -1;    // whose reactor watches the fd, or -1
   bool read_ready = false;  // an edge arrived that no waiter has consumed yet

@@ -5,6 +5,7 @@
 #include "runtime.hpp"
 #include "worker.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -44,6 +45,7 @@ int reset_locked(FdState& s) noexcept {
   s.send_timeout_ns.store(0, std::memory_order_relaxed);
   s.timeout_epoch.store(0, std::memory_order_relaxed);
   s.is_socket = false;
+  s.nowait_refused.store(false, std::memory_order_relaxed);
   s.read_ready = s.write_ready = false;
   return std::exchange(s.armed_worker, -1);
 }
@@ -95,15 +97,15 @@ FdKind classify_in_fiber(int fd, FdState& s) noexcept {
   struct stat st;
   // An invalid fd stays unknown; the call itself reports EBADF.
   if (::fstat(fd, &st) != 0) return FdKind::passthrough;
-  kind = FdKind::passthrough;
-  if (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)) {
-    const int flags = WEFT_REAL(fcntl)(fd, F_GETFL);
-    if (flags >= 0 && ((flags & O_NONBLOCK) != 0 ||
-                       WEFT_REAL(fcntl)(fd, F_SETFL, flags | O_NONBLOCK) == 0)) {
-      s.user_nonblock.store((flags & O_NONBLOCK) != 0, std::memory_order_relaxed);
-      s.is_socket = S_ISSOCK(st.st_mode);  // its timeouts are read at its first wait
-      kind = FdKind::managed;
-    }
+  // Sockets, pipes, character devices (ttys) and anonymous inodes (eventfd, timerfd,
+  // signalfd, inotify, pidfd: no file type) can be polled. A character device that cannot
+  // be (/dev/null) is always ready to poll(), so its calls never park.
+  const mode_t type = st.st_mode & S_IFMT;
+  if (type == S_IFSOCK || type == S_IFIFO || type == S_IFCHR || type == 0) {
+    s.is_socket = type == S_IFSOCK;  // its timeouts are read at its first wait
+    kind = FdKind::borrowed;
+  } else {
+    kind = FdKind::passthrough;
   }
   s.kind.store(kind, std::memory_order_release);
   return kind;
@@ -216,6 +218,24 @@ void adopt_fd(int fd, bool managed, bool user_nonblock, bool is_socket) noexcept
   s.kind.store(managed ? FdKind::managed : FdKind::unknown, std::memory_order_release);
 }
 
+namespace {
+
+// A managed fd is being dup'd: from now on two descriptors share its O_NONBLOCK, which
+// the kernel keeps per open file and weft kept per descriptor. So weft gives the flag back:
+// the kernel's becomes the user's again, and the file is borrowed from then on (each call
+// non-blocking by itself), in both descriptors. False if the kernel refused (the fd then
+// stays managed, its flag per descriptor as before).
+bool hand_back_flags_locked(int fd, FdState& s) noexcept {
+  const int flags = WEFT_REAL(fcntl)(fd, F_GETFL);
+  if (flags < 0) return false;
+  const int users = s.user_nonblock.load(std::memory_order_relaxed) ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+  if (users != flags && WEFT_REAL(fcntl)(fd, F_SETFL, users) != 0) return false;
+  s.kind.store(FdKind::borrowed, std::memory_order_release);
+  return true;
+}
+
+}  // namespace
+
 void adopt_dup(int from, int to) noexcept {
   FdState* src = find_fd_state(from);
   FdKind kind = FdKind::unknown;
@@ -223,6 +243,7 @@ void adopt_dup(int from, int to) noexcept {
   if (src != nullptr) {
     auto lk = lock_fiber_spinlock(src->lock);
     kind = src->kind.load(std::memory_order_relaxed);
+    if (kind == FdKind::managed && hand_back_flags_locked(from, *src)) kind = FdKind::borrowed;
     user_nonblock = src->user_nonblock.load(std::memory_order_relaxed);
     is_socket = src->is_socket;
   }

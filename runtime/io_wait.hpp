@@ -44,9 +44,9 @@ void note_socket_timeouts_changed() noexcept;
 // Absolute CLOCK_MONOTONIC deadline in ns for a relative timeout in ns; -1 (none) for 0.
 std::int64_t deadline_after_ns(std::int64_t timeout_ns) noexcept;
 
-// In a fiber: the kind of fd, probing an unknown one first (sockets and pipes become
-// managed: kernel O_NONBLOCK set, the user's flag remembered). Returns passthrough for
-// fds that are invalid or cannot be polled.
+// In a fiber: the kind of fd, probing an unknown one first (pollable files become
+// borrowed, their flags untouched; fd_table.hpp). Returns passthrough for fds that are
+// invalid or cannot be polled.
 FdKind classify_in_fiber(int fd, FdState& s) noexcept;
 
 // In a fiber: parks until fd may be ready for dir, the absolute deadline (-1: none), or
@@ -82,7 +82,9 @@ int retire_fd_around(int fd, Op op) noexcept {
 void adopt_fd(int fd, bool managed, bool user_nonblock, bool is_socket) noexcept;
 
 // A copy of `from`'s entry for a new descriptor of the same open file (dup, dup2,
-// F_DUPFD); O_NONBLOCK and socket options live with the open file, so they carry over.
+// F_DUPFD); O_NONBLOCK and socket options live with the open file, so they carry over. A
+// managed `from` becomes borrowed, as does the copy: O_NONBLOCK, now shared by two
+// descriptors, is the kernel's (the user's) again.
 void adopt_dup(int from, int to) noexcept;
 
 // shutdown(fd, how), unless fd was closed or replaced since it had `generation`: for

@@ -1,7 +1,8 @@
-// Descriptors coming and going (pipe, dup*, close, fclose) and the flags the user sees
-// (fcntl, ioctl FIONBIO). Closing or replacing an fd wakes the fibers parked on it with
+// Descriptors coming and going (pipe, dup*, close, fclose), the flags the user sees
+// (fcntl, ioctl FIONBIO), and fcntl's waiting locks (F_SETLKW, F_OFD_SETLKW: flock.cpp). Closing or replacing an fd wakes the fibers parked on it with
 // EBADF and bumps its generation, so a reused number never gets the old file's events.
 #include "io_gate.hpp"
+#include "offload.hpp"
 
 #include <sys/ioctl.h>
 
@@ -53,6 +54,11 @@ int fcntl_shim(int (*real)(int, int, ...), int fd, int cmd, void* arg) {
       if (copy >= 0) weft::rt::adopt_dup(fd, copy);
       return copy;
     }
+    case F_SETLKW:
+    case F_OFD_SETLKW:
+      // A lock that may wait: off the worker (flock.cpp says why).
+      if (!in_fiber()) return real(fd, cmd, arg);
+      return weft::shim::offload_blocking([=] { return real(fd, cmd, arg); });
     default:
       // Every other command takes an int, a pointer or nothing; passing the register on
       // is what glibc's own wrappers do.

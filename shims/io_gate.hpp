@@ -6,6 +6,12 @@
 //                                      the kernel would have moved everything, so loop
 //                                      over partial transfers
 //
+// attempt(nowait) makes the call once. With nowait false it is libc's call as the user
+// made it (on a managed fd the kernel's O_NONBLOCK, set by weft, keeps it from blocking).
+// With nowait true the fd is borrowed (fd_table.hpp): its flags are not weft's to change,
+// so the attempt must not block by itself: MSG_DONTWAIT, RWF_NOWAIT, or a readiness check
+// first (nowait.hpp).
+//
 // Waiting parks a fiber on the reactor. A plain thread normally never waits here: on an
 // fd weft never made non-blocking, libc's call blocks in the kernel as usual, and EAGAIN
 // is the user's own answer. Only for an fd a fiber made non-blocking underneath it does a
@@ -19,6 +25,7 @@
 #include "worker.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <cstddef>
 #include <cstdint>
 #include <sys/socket.h>
@@ -38,15 +45,29 @@ class IoGate {
   IoGate(int fd, IoDir dir) noexcept : fd_(fd), dir_(dir), in_fiber_(in_fiber()) {
     if (in_fiber_ && fd >= 0) {
       state_ = &rt::fd_state(fd);
-      if (rt::classify_in_fiber(fd, *state_) == FdKind::managed) {
+      const FdKind kind = rt::classify_in_fiber(fd, *state_);
+      if (kind == FdKind::managed || kind == FdKind::borrowed) {
         generation_ = state_->generation.load(std::memory_order_acquire);
-        managed_ = true;
+        managed_ = kind == FdKind::managed;
+        borrowed_ = kind == FdKind::borrowed;
       }
     }
   }
 
   // Nothing to emulate: hand the call to libc as it is.
-  bool passthrough() const noexcept { return in_fiber_ && !managed_; }
+  bool passthrough() const noexcept { return in_fiber_ && !managed_ && !borrowed_; }
+
+  // The attempts must not block by themselves (see the top of this file). Asked before
+  // each attempt: a managed fd becomes borrowed when dup'd (rt::adopt_dup), meanwhile too.
+  bool nowait() noexcept {
+    if (managed_ && in_fiber_ && state_->kind.load(std::memory_order_acquire) == FdKind::borrowed) {
+      managed_ = false;
+      borrowed_ = true;
+    }
+    return borrowed_;
+  }
+
+  FdState* state() const noexcept { return state_; }
 
   // After EAGAIN: waits and returns true to try again, or returns false with errno set
   // (EAGAIN for the user's non-blocking fd or an expired SO_*TIMEO, EBADF if the fd was
@@ -54,7 +75,7 @@ class IoGate {
   // cancelled fiber or one whose Timeout passed).
   bool wait() noexcept {
     if (!in_fiber_ && !adopt_for_thread()) return fail(EAGAIN);
-    if (state_->user_nonblock.load(std::memory_order_relaxed)) return fail(EAGAIN);
+    if (user_nonblock()) return fail(EAGAIN);
     if (deadline_ == kUnset) deadline_ = rt::deadline_after_ns(timeout_ns());
     const IoWait outcome = in_fiber_ ? rt::park_on_fd(fd_, *state_, generation_, dir_, deadline_)
                                      : rt::block_on_fd(fd_, dir_, deadline_);
@@ -69,11 +90,11 @@ class IoGate {
     return false;
   }
 
-  // The kernel does not block on this fd only because weft made it non-blocking, so a
+  // The kernel does not block on this fd only because weft keeps it from blocking, so a
   // partial write must be continued as the kernel would have.
   bool emulating_blocking() noexcept {
     if (!in_fiber_ && !adopt_for_thread()) return false;
-    return managed_ && !state_->user_nonblock.load(std::memory_order_relaxed);
+    return (managed_ || borrowed_) && !user_nonblock();
   }
 
   // The timeout that applies (SO_RCVTIMEO or SO_SNDTIMEO), in ns; 0: none.
@@ -91,41 +112,54 @@ class IoGate {
     return managed_;
   }
 
+  // Whether the user asked for non-blocking I/O: weft's record of it for a managed fd,
+  // the kernel's flag for a borrowed one (set through any descriptor of the file, in any
+  // process), asked once per call and only on the way to a wait.
+  bool user_nonblock() noexcept {
+    if (!borrowed_) return state_->user_nonblock.load(std::memory_order_relaxed);
+    if (kernel_flags_ == kUnknownFlags) kernel_flags_ = WEFT_REAL(fcntl)(fd_, F_GETFL);
+    return kernel_flags_ >= 0 && (kernel_flags_ & O_NONBLOCK) != 0;
+  }
+
   static bool fail(int err) noexcept {
     errno = err;
     return false;
   }
 
+  static constexpr int kUnknownFlags = -2;
+
   int fd_;
   IoDir dir_;
   bool in_fiber_;
   bool managed_ = false;
+  bool borrowed_ = false;
+  int kernel_flags_ = kUnknownFlags;
   FdState* state_ = nullptr;
   std::uint32_t generation_ = 0;
   std::int64_t deadline_ = kUnset;
 };
 
 template <class Attempt>
-auto io_call(int fd, IoDir dir, Attempt attempt) noexcept -> decltype(attempt()) {
+auto io_call(int fd, IoDir dir, Attempt attempt) noexcept -> decltype(attempt(false)) {
   IoGate gate(fd, dir);
-  if (gate.passthrough()) return attempt();
+  if (gate.passthrough()) return attempt(false);
   for (;;) {
-    auto r = attempt();
+    auto r = attempt(gate.nowait());
     if (r >= 0 || errno != EAGAIN) return r;
     if (!gate.wait()) return -1;
   }
 }
 
 // For a call the kernel would finish in full on a blocking fd: writes, and reads with
-// MSG_WAITALL. attempt_at(done) transfers what is left after `done` bytes and returns
-// libc's result; a 0 from a read is the end of the stream.
+// MSG_WAITALL. attempt_at(done, nowait) transfers what is left after `done` bytes and
+// returns libc's result; a 0 from a read is the end of the stream.
 template <class AttemptAt>
 ssize_t io_all(int fd, IoDir dir, std::size_t total, AttemptAt attempt_at) noexcept {
   IoGate gate(fd, dir);
-  if (gate.passthrough()) return attempt_at(0);
+  if (gate.passthrough()) return attempt_at(0, false);
   std::size_t done = 0;
   for (;;) {
-    const ssize_t r = attempt_at(done);
+    const ssize_t r = attempt_at(done, gate.nowait());
     if (r > 0 || (r == 0 && total == 0)) {
       done += static_cast<std::size_t>(r);
       if (done >= total || !gate.emulating_blocking()) return static_cast<ssize_t>(done);

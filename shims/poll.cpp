@@ -1,9 +1,9 @@
-// poll, ppoll, select, pselect, epoll_wait. In a fiber each asks the kernel with a zero
+// poll, ppoll, select, pselect, epoll_wait, epoll_pwait, epoll_pwait2. In a fiber each asks the kernel with a zero
 // timeout first (so results, revents and errors are exactly libc's) and, when nothing is
 // ready yet, parks until one of the fds may be ready or the timeout passes, then asks
 // again.
 //
-// Parking on one managed fd in one direction uses its wait descriptor (the common case:
+// Parking on one managed or borrowed fd in one direction uses its wait descriptor (the common case:
 // libpq, libcurl and hiredis poll one socket). Anything else gets a private epoll set of
 // the fds, level-triggered, which the worker's reactor watches like any fd: n + 4
 // syscalls per wait, and it works for every pollable fd (eventfds, timerfds, other epoll
@@ -46,7 +46,8 @@ bool park_on_single(const pollfd& p, std::int64_t deadline, IoWait* outcome) noe
   const bool writes = (p.events & kWriteEvents) != 0;
   if (p.fd < 0 || reads == writes) return false;
   weft::rt::FdState& s = weft::rt::fd_state(p.fd);
-  if (weft::rt::classify_in_fiber(p.fd, s) != FdKind::managed) return false;
+  const FdKind kind = weft::rt::classify_in_fiber(p.fd, s);
+  if (kind != FdKind::managed && kind != FdKind::borrowed) return false;
   *outcome = weft::rt::park_on_fd(p.fd, s, s.generation.load(std::memory_order_acquire),
                                   reads ? IoDir::read : IoDir::write, deadline);
   return true;
@@ -174,6 +175,18 @@ int select_in_fiber(int nfds, fd_set* r, fd_set* w, fd_set* e, std::int64_t dead
   }
 }
 
+// epoll_wait and its p-forms in a fiber: ask_now() is the kernel call with a zero timeout.
+// An epoll set is itself pollable: the fiber parks on it becoming readable.
+template <class AskNow>
+int epoll_in_fiber(int epfd, std::int64_t deadline, AskNow ask_now) noexcept {
+  const pollfd set{epfd, POLLIN, 0};
+  for (;;) {
+    const int n = ask_now();
+    if (n != 0 || past(deadline)) return n;
+    if (!park_on_any(&set, 1, deadline)) return fail_cancelled();
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -246,13 +259,24 @@ int pselect(int nfds, fd_set* r, fd_set* w, fd_set* e, const struct timespec* ti
 
 int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout) {
   if (!in_fiber() || timeout == 0) return WEFT_REAL(epoll_wait)(epfd, events, maxevents, timeout);
-  const std::int64_t deadline = deadline_from_ms(timeout);
-  const pollfd set{epfd, POLLIN, 0};
-  for (;;) {
-    const int n = WEFT_REAL(epoll_wait)(epfd, events, maxevents, 0);
-    if (n != 0 || past(deadline)) return n;
-    if (!park_on_any(&set, 1, deadline)) return fail_cancelled();
+  return epoll_in_fiber(epfd, deadline_from_ms(timeout), [&] { return WEFT_REAL(epoll_wait)(epfd, events, maxevents, 0); });
+}
+
+int epoll_pwait(int epfd, struct epoll_event* events, int maxevents, int timeout, const sigset_t* sigmask) {
+  if (!in_fiber() || timeout == 0) return WEFT_REAL(epoll_pwait)(epfd, events, maxevents, timeout, sigmask);
+  return epoll_in_fiber(epfd, deadline_from_ms(timeout),
+                        [&] { return WEFT_REAL(epoll_pwait)(epfd, events, maxevents, 0, sigmask); });
+}
+
+int epoll_pwait2(int epfd, struct epoll_event* events, int maxevents, const struct timespec* timeout,
+                 const sigset_t* sigmask) {
+  if (!in_fiber() || (timeout != nullptr && timeout->tv_sec == 0 && timeout->tv_nsec == 0)) {
+    return WEFT_REAL(epoll_pwait2)(epfd, events, maxevents, timeout, sigmask);
   }
+  std::int64_t deadline;
+  if (!deadline_from_timespec(timeout, &deadline)) return -1;
+  const timespec zero{};
+  return epoll_in_fiber(epfd, deadline, [&] { return WEFT_REAL(epoll_pwait2)(epfd, events, maxevents, &zero, sigmask); });
 }
 
 }  // extern "C"

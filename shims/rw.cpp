@@ -1,8 +1,10 @@
 // read, write and their socket and vector forms. Reads return what the first successful
 // try gives, as the kernel does; writes to a blocking fd continue after partial writes
-// until all is written, as the kernel does (io_gate.hpp).
+// until all is written, as the kernel does (io_gate.hpp). On a borrowed fd each try is
+// made non-blocking by itself (nowait.hpp).
 #include "io_gate.hpp"
 #include "iov_tail.hpp"
+#include "nowait.hpp"
 
 #include <cstdlib>
 
@@ -10,23 +12,33 @@ using weft::shim::IoDir;
 using weft::shim::io_all;
 using weft::shim::io_call;
 
+namespace {
+
+int with_dontwait(int flags, bool nowait) noexcept { return nowait ? flags | MSG_DONTWAIT : flags; }
+
+}  // namespace
+
 extern "C" {
 
 ssize_t read(int fd, void* buf, size_t n) {
-  return io_call(fd, IoDir::read, [&] { return WEFT_REAL(read)(fd, buf, n); });
+  return io_call(fd, IoDir::read, [&](bool nowait) {
+    return nowait ? weft::shim::read_nowait(fd, buf, n) : WEFT_REAL(read)(fd, buf, n);
+  });
 }
 
 ssize_t readv(int fd, const struct iovec* iov, int iovcnt) {
-  return io_call(fd, IoDir::read, [&] { return WEFT_REAL(readv)(fd, iov, iovcnt); });
+  return io_call(fd, IoDir::read, [&](bool nowait) {
+    return nowait ? weft::shim::transfer_nowait(fd, iov, iovcnt, false) : WEFT_REAL(readv)(fd, iov, iovcnt);
+  });
 }
 
 ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, socklen_t* len) {
-  auto once = [&](std::size_t done) {
-    return WEFT_REAL(recvfrom)(fd, static_cast<char*>(buf) + done, n - done, flags, addr, len);
+  auto once = [&](std::size_t done, bool nowait) {
+    return WEFT_REAL(recvfrom)(fd, static_cast<char*>(buf) + done, n - done, with_dontwait(flags, nowait), addr, len);
   };
-  if ((flags & MSG_DONTWAIT) != 0) return once(0);
+  if ((flags & MSG_DONTWAIT) != 0) return once(0, false);
   if ((flags & MSG_WAITALL) != 0) return io_all(fd, IoDir::read, n, once);
-  return io_call(fd, IoDir::read, [&] { return once(0); });
+  return io_call(fd, IoDir::read, [&](bool nowait) { return once(0, nowait); });
 }
 
 ssize_t recv(int fd, void* buf, size_t n, int flags) {
@@ -35,32 +47,33 @@ ssize_t recv(int fd, void* buf, size_t n, int flags) {
 
 ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
   if ((flags & MSG_DONTWAIT) != 0) return WEFT_REAL(recvmsg)(fd, msg, flags);
-  return io_call(fd, IoDir::read, [&] { return WEFT_REAL(recvmsg)(fd, msg, flags); });
+  return io_call(fd, IoDir::read, [&](bool nowait) { return WEFT_REAL(recvmsg)(fd, msg, with_dontwait(flags, nowait)); });
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
-  return io_all(fd, IoDir::write, n, [&](std::size_t done) {
-    return WEFT_REAL(write)(fd, static_cast<const char*>(buf) + done, n - done);
+  return io_all(fd, IoDir::write, n, [&](std::size_t done, bool nowait) {
+    const char* from = static_cast<const char*>(buf) + done;
+    return nowait ? weft::shim::write_nowait(fd, from, n - done) : WEFT_REAL(write)(fd, from, n - done);
   });
 }
 
 ssize_t writev(int fd, const struct iovec* iov, int iovcnt) {
   if (iovcnt < 0) return WEFT_REAL(writev)(fd, iov, iovcnt);  // EINVAL, as libc says
   weft::shim::IovTail tail(iov, iovcnt);
-  return io_all(fd, IoDir::write, weft::shim::iov_total(iov, iovcnt), [&](std::size_t done) {
+  return io_all(fd, IoDir::write, weft::shim::iov_total(iov, iovcnt), [&](std::size_t done, bool nowait) {
     const iovec* rest;
     int count;
     tail.after(done, &rest, &count);
-    return WEFT_REAL(writev)(fd, rest, count);
+    return nowait ? weft::shim::transfer_nowait(fd, rest, count, true) : WEFT_REAL(writev)(fd, rest, count);
   });
 }
 
 ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* addr,
                socklen_t len) {
-  auto once = [&](std::size_t done) {
-    return WEFT_REAL(sendto)(fd, static_cast<const char*>(buf) + done, n - done, flags, addr, len);
+  auto once = [&](std::size_t done, bool nowait) {
+    return WEFT_REAL(sendto)(fd, static_cast<const char*>(buf) + done, n - done, with_dontwait(flags, nowait), addr, len);
   };
-  if ((flags & MSG_DONTWAIT) != 0) return once(0);
+  if ((flags & MSG_DONTWAIT) != 0) return once(0, false);
   return io_all(fd, IoDir::write, n, once);
 }
 
@@ -74,8 +87,8 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
   }
   const int iovcnt = static_cast<int>(msg->msg_iovlen);
   weft::shim::IovTail tail(msg->msg_iov, iovcnt);
-  return io_all(fd, IoDir::write, weft::shim::iov_total(msg->msg_iov, iovcnt), [&](std::size_t done) {
-    if (done == 0) return WEFT_REAL(sendmsg)(fd, msg, flags);
+  return io_all(fd, IoDir::write, weft::shim::iov_total(msg->msg_iov, iovcnt), [&](std::size_t done, bool nowait) {
+    if (done == 0) return WEFT_REAL(sendmsg)(fd, msg, with_dontwait(flags, nowait));
     // The control data (fds, credentials) went with the first part.
     msghdr rest = *msg;
     const iovec* iov;
@@ -85,7 +98,7 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
     rest.msg_iovlen = static_cast<std::size_t>(count);
     rest.msg_control = nullptr;
     rest.msg_controllen = 0;
-    return WEFT_REAL(sendmsg)(fd, &rest, flags);
+    return WEFT_REAL(sendmsg)(fd, &rest, with_dontwait(flags, nowait));
   });
 }
 

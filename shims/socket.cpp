@@ -1,7 +1,10 @@
 // Making, connecting and configuring sockets. A socket made in a fiber is made
 // non-blocking in the same call (SOCK_NONBLOCK), so fibers never pay for a probe; one made
-// on a plain thread is left exactly as libc made it (fd_table.hpp).
+// on a plain thread is left exactly as libc made it, and is borrowed when a fiber uses it
+// (fd_table.hpp).
 #include "io_gate.hpp"
+#include "nowait.hpp"
+#include "offload.hpp"
 
 #include <sys/socket.h>
 
@@ -15,6 +18,16 @@ namespace {
 // added by weft; `user_nonblock` is what the caller asked for.
 void adopt_socket(int fd, bool made_in_fiber, bool user_nonblock) {
   weft::rt::adopt_fd(fd, made_in_fiber, user_nonblock, /*is_socket=*/true);
+}
+
+// connect in a fiber on a socket weft did not make: nothing makes one connect call
+// non-blocking without changing the socket's flags, so a blocking one runs on the
+// blocking pool while the fiber waits (offload.hpp). A socket the user made non-blocking
+// connects at once, as libc's.
+int connect_borrowed(int fd, const struct sockaddr* addr, socklen_t len) {
+  const int flags = WEFT_REAL(fcntl)(fd, F_GETFL);
+  if (flags < 0 || (flags & O_NONBLOCK) != 0) return WEFT_REAL(connect)(fd, addr, len);
+  return weft::shim::offload_blocking([fd, addr, len] { return WEFT_REAL(connect)(fd, addr, len); });
 }
 
 }  // namespace
@@ -40,8 +53,10 @@ int socketpair(int domain, int type, int protocol, int sv[2]) noexcept {
 
 int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
   const bool fiber = in_fiber();
-  const int conn = weft::shim::io_call(fd, IoDir::read, [&] {
-    return WEFT_REAL(accept4)(fd, addr, len, fiber ? flags | SOCK_NONBLOCK : flags);
+  const int conn = weft::shim::io_call(fd, IoDir::read, [&](bool nowait) {
+    auto once = [&] { return WEFT_REAL(accept4)(fd, addr, len, fiber ? flags | SOCK_NONBLOCK : flags); };
+    return nowait ? weft::shim::when_ready(fd, POLLIN, once, [&] { return weft::shim::accept_may_wait(fd, flags); })
+                  : once();
   });
   if (conn >= 0) adopt_socket(conn, fiber, (flags & SOCK_NONBLOCK) != 0);
   return conn;
@@ -50,7 +65,7 @@ int accept4(int fd, struct sockaddr* addr, socklen_t* len, int flags) {
 int accept(int fd, struct sockaddr* addr, socklen_t* len) {
   if (!in_fiber()) {
     // libc's accept, not accept4(0): seccomp filters and old kernels tell them apart.
-    const int conn = weft::shim::io_call(fd, IoDir::read, [&] { return WEFT_REAL(accept)(fd, addr, len); });
+    const int conn = weft::shim::io_call(fd, IoDir::read, [&](bool) { return WEFT_REAL(accept)(fd, addr, len); });
     if (conn >= 0) adopt_socket(conn, false, false);
     return conn;
   }
@@ -59,6 +74,7 @@ int accept(int fd, struct sockaddr* addr, socklen_t* len) {
 
 int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   IoGate gate(fd, IoDir::write);
+  if (gate.nowait()) return connect_borrowed(fd, addr, len);
   int r = WEFT_REAL(connect)(fd, addr, len);
   if (r == 0 || gate.passthrough()) return r;
   // A blocking connect on a socket weft made non-blocking: wait for the handshake as the

@@ -298,15 +298,12 @@ TEST_CASE("dup/F_DUPFD: a copy made after the user set O_NONBLOCK sees it (EAGAI
   }
 }
 
-// KNOWN DEVIATION, kept as a failing case (should_fail: doctest reports it if it starts
-// passing). The kernel keeps O_NONBLOCK in the open file, shared by all its descriptors;
-// weft keeps the user's flag per descriptor (fd_table.hpp) and copies it at dup time only.
-// So on an fd weft manages (made in a fiber, or used by one), O_NONBLOCK set or cleared
-// through one descriptor after a dup is not seen through the other: F_GETFL differs and a
-// read that should give EAGAIN blocks (here until a rescue write a second later). Fixing it
-// needs the user's flag shared per open file (dups linked in the fd table).
-TEST_CASE("dup: O_NONBLOCK set or cleared after the dup, through either descriptor, is seen by both" *
-          doctest::should_fail()) {
+// The kernel keeps O_NONBLOCK in the open file, shared by all its descriptors. weft kept
+// the user's flag per descriptor on an fd it manages, so until issue 16 a flag set through
+// one descriptor after a dup was not seen through the other (a read that should give
+// EAGAIN blocked until the rescue write). Now a dup hands the flag back to the kernel and
+// both descriptors are borrowed (runtime/fd_table.hpp).
+TEST_CASE("dup: O_NONBLOCK set or cleared after the dup, through either descriptor, is seen by both") {
   for (const bool socket : {false, true}) {
     INFO("socket " << socket);
     const Outcome ref = check_conforms([socket] { return make(socket); },
