@@ -4,6 +4,11 @@
 // so /etc/hosts, nsswitch.conf and libc's error codes are kept.
 // errno (for EAI_SYSTEM) and h_errno come back to the calling thread.
 //
+// Lookups that need no resolver run on the worker, as on a plain thread: getaddrinfo of a
+// numeric address (or none, or with AI_NUMERICHOST) and a numeric port (or none), and
+// getnameinfo with NI_NUMERICHOST and NI_NUMERICSERV. glibc answers those from the
+// arguments alone, so it is glibc's exact answer, without the pool's two thread hops.
+//
 // A cancelled fiber (or one whose Timeout passes) stops waiting for getaddrinfo, which
 // returns EAI_SYSTEM with errno ECANCELED (ETIMEDOUT); the lookup finishes on the pool,
 // on copies of its arguments, and its answer is freed there. The other lookups write
@@ -15,6 +20,9 @@
 
 #include <weft/cancel.hpp>
 #include <weft/errors.hpp>
+
+#include <arpa/inet.h>
+#include <netdb.h>
 
 #include <cstring>
 #include <memory>
@@ -137,19 +145,43 @@ int getaddrinfo_offloaded(const char* node, const char* service, const addrinfo*
   return lookup->result;
 }
 
+// Whether glibc answers getaddrinfo from its arguments alone: no host or a numeric one
+// (or AI_NUMERICHOST, which makes any other an error), and no service or a numeric one.
+// AI_CANONNAME goes to the pool, as may any name (even "localhost": nsswitch.conf decides).
+bool answered_without_lookup(const char* node, const char* service, const addrinfo* hints) noexcept {
+  const int flags = hints != nullptr ? hints->ai_flags : 0;
+  if ((flags & AI_CANONNAME) != 0) return false;
+  if (node != nullptr && (flags & AI_NUMERICHOST) == 0) {
+    unsigned char address[sizeof(in6_addr)];
+    if (::inet_pton(AF_INET, node, address) != 1 && ::inet_pton(AF_INET6, node, address) != 1) return false;
+  }
+  if (service != nullptr && (flags & AI_NUMERICSERV) == 0) {
+    if (*service == '\0') return false;
+    for (const char* c = service; *c != '\0'; ++c) {
+      if (*c < '0' || *c > '9') return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 extern "C" {
 
 int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
                 struct addrinfo** res) {
-  if (!in_fiber()) return WEFT_REAL(getaddrinfo)(node, service, hints, res);
+  if (!in_fiber() || answered_without_lookup(node, service, hints)) {
+    return WEFT_REAL(getaddrinfo)(node, service, hints, res);
+  }
   return getaddrinfo_offloaded(node, service, hints, res);
 }
 
 int getnameinfo(const struct sockaddr* addr, socklen_t len, char* host, socklen_t hostlen,
                 char* serv, socklen_t servlen, int flags) {
-  if (!in_fiber()) return WEFT_REAL(getnameinfo)(addr, len, host, hostlen, serv, servlen, flags);
+  constexpr int kNumericOnly = NI_NUMERICHOST | NI_NUMERICSERV;
+  if (!in_fiber() || (flags & kNumericOnly) == kNumericOnly) {
+    return WEFT_REAL(getnameinfo)(addr, len, host, hostlen, serv, servlen, flags);
+  }
   return offload([&] { return WEFT_REAL(getnameinfo)(addr, len, host, hostlen, serv, servlen, flags); });
 }
 
