@@ -1,4 +1,4 @@
-// poll, ppoll, __poll_chk, select, pselect, epoll_wait: revents and fd_sets exactly libc's,
+// poll, ppoll, __poll_chk, select, pselect, epoll_wait, epoll_pwait, epoll_pwait2: revents and fd_sets exactly libc's,
 // timeouts as long as libc's, readiness arriving from another thread, errors.
 //
 // Timings are compared with the plain thread's, measured in the same case: within
@@ -34,6 +34,8 @@ WEFT_CONFORMS(__poll_chk)
 WEFT_CONFORMS(select)
 WEFT_CONFORMS(pselect)
 WEFT_CONFORMS(epoll_wait)
+WEFT_CONFORMS(epoll_pwait)
+WEFT_CONFORMS(epoll_pwait2)
 
 // The fortified poll: glibc declares it only under _FORTIFY_SOURCE.
 extern "C" int __poll_chk(struct pollfd* fds, nfds_t nfds, int timeout, size_t fdslen);
@@ -509,6 +511,47 @@ TEST_CASE("epoll_wait: EBADF for a bad epfd, EINVAL for maxevents 0 or a non-epo
   CHECK(ref.detail ==
         "-1 Bad file descriptor; -1 Bad file descriptor; -1 Invalid argument; -1 Invalid argument; "
         "-1 Invalid argument; ");
+}
+
+TEST_CASE("epoll_pwait and epoll_pwait2: expiry, data arriving later, a signal mask, bad timeouts") {
+  Timings t;
+  const Outcome ref = check_conforms(epoll_pipe, [&](EpollPipe& e) {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGUSR2);
+    epoll_event ev[4]{};
+    auto t0 = Clock::now();
+    const int n1 = ::epoll_pwait(e.ep, ev, 4, 100, &mask);
+    t.ms.push_back(ms_since(t0));
+
+    std::thread writer = write_later(e.p.b, "x");
+    const int n2 = ::epoll_pwait(e.ep, ev, 4, 5000, nullptr);
+    writer.join();
+    std::string detail = std::to_string(n1) + "; " + std::to_string(n2) + " " + hex(ev[0].events) + " tag " +
+                         std::to_string(ev[0].data.u64) + " " + drain(e.p.a) + "; ";
+
+    const timespec short_wait{0, 100'000'000};
+    t0 = Clock::now();
+    const int n3 = ::epoll_pwait2(e.ep, ev, 4, &short_wait, &mask);
+    t.ms.push_back(ms_since(t0));
+
+    Watchdog dog(10s, "epoll_pwait2(NULL)");
+    ev[0] = epoll_event{};
+    writer = write_later(e.p.b, "y");
+    const int n4 = ::epoll_pwait2(e.ep, ev, 4, nullptr, nullptr);
+    writer.join();
+    detail += std::to_string(n3) + "; " + std::to_string(n4) + " " + hex(ev[0].events) + " " + drain(e.p.a) + "; ";
+
+    const timespec bad{0, 1'000'000'000};
+    const Outcome o5 = outcome(::epoll_pwait2(e.ep, ev, 4, &bad, nullptr));
+    const Outcome o6 = outcome(::epoll_pwait(e.p.a, ev, 4, 1000, nullptr));
+    detail += std::to_string(o5.result) + " " + std::strerror(o5.err) + "; " + std::to_string(o6.result) + " " +
+              std::strerror(o6.err);
+    return Outcome{0, 0, detail};
+  });
+  CHECK(ref.detail == "0; 1 " + hex(EPOLLIN) + " tag 42 x; 0; 1 " + hex(EPOLLIN) +
+                          " y; -1 Invalid argument; -1 Invalid argument");
+  t.check(100);
 }
 
 // ---- fibers only ---------------------------------------------------------------------
