@@ -39,8 +39,11 @@ using ReadFn = ssize_t (*)(int, void*, size_t);
 using WriteFn = ssize_t (*)(int, const void*, size_t);
 using EpollWaitFn = int (*)(int, epoll_event*, int, int);
 
+using PreadFn = ssize_t (*)(int, void*, size_t, off_t);
+
 struct Libc {
   ReadFn read = nullptr;
+  PreadFn pread = nullptr;
   WriteFn write = nullptr;
   EpollWaitFn epoll_wait = nullptr;
 };
@@ -50,6 +53,7 @@ const Libc& libc() {
   static const Libc fns = [] {
     Libc l;
     l.read = weft_bench::libc_direct<ReadFn>("read", "shim_bench");
+    l.pread = weft_bench::libc_direct<PreadFn>("pread", "shim_bench");
     l.write = weft_bench::libc_direct<WriteFn>("write", "shim_bench");
     l.epoll_wait = weft_bench::libc_direct<EpollWaitFn>("epoll_wait", "shim_bench");
     weft_bench::note_where_resolves("read");
@@ -162,6 +166,41 @@ void BM_libc_write_fiber(benchmark::State& state) {
   weft_bench::in_weft_fiber(state, [](benchmark::State& st) { write_loop(st, libc().write); });
 }
 BENCHMARK(BM_libc_write_fiber)->Setup(setup)->Apply(fixed_iterations);
+
+// --- d. a 4 KiB read of a cached regular file (issue 16: files take what the cache holds
+// on the worker, through preadv2 with RWF_NOWAIT, before any pool hop) -----------------
+
+// Reads the same cached 4 KiB of a scratch file each iteration with `rd` (a pread).
+template <class Pread>
+void file_read_loop(benchmark::State& state, Pread rd) {
+  char name[] = "/tmp/weft-bench-file-XXXXXX";
+  const int fd = ::mkstemp(name);
+  if (fd < 0 || ::write(fd, g_block, sizeof g_block) != static_cast<ssize_t>(sizeof g_block)) {
+    state.SkipWithError("scratch file");
+    return;
+  }
+  ::unlink(name);
+  char buf[sizeof g_block];
+  for (auto _ : state) {
+    if (rd(fd, buf, sizeof buf, 0) != static_cast<ssize_t>(sizeof buf)) {
+      state.SkipWithError("pread failed");
+      break;
+    }
+  }
+  ::close(fd);
+  report_per(state, "ns_per_call", 1);
+}
+
+ssize_t shim_pread(int fd, void* buf, size_t n, off_t at) { return ::pread(fd, buf, n, at); }
+
+void BM_shim_file_read_fiber(benchmark::State& state) {
+  weft_bench::in_weft_fiber(state, [](benchmark::State& st) { file_read_loop(st, shim_pread); });
+}
+BENCHMARK(BM_shim_file_read_fiber)->Setup(setup)->Apply(fixed_iterations);
+void BM_libc_file_read_fiber(benchmark::State& state) {
+  weft_bench::in_weft_fiber(state, [](benchmark::State& st) { file_read_loop(st, libc().pread); });
+}
+BENCHMARK(BM_libc_file_read_fiber)->Setup(setup)->Apply(fixed_iterations);
 
 // --- c. blocked read -> wake -> resume -------------------------------------------------
 // Timed in CPU time of the whole process (both threads of the baseline, the worker and

@@ -20,8 +20,9 @@
 //   each call in a fiber is made non-blocking on its own (MSG_DONTWAIT, RWF_NOWAIT, or a
 //   readiness check first where the file takes neither: `nowait_refused`), and the
 //   fiber parks on EAGAIN unless the kernel's own O_NONBLOCK (the user's) is set.
-// - `passthrough`: anything else (regular files, directories, block devices) blocks as
-//   in libc.
+// - `file`: a regular file. Reads in a fiber take what the page cache holds and read the
+//   rest off the worker (shims/file_io.hpp); other calls are libc's.
+// - `passthrough`: anything else (directories, block devices) blocks as in libc.
 #pragma once
 
 #include "fiber_lock.hpp"
@@ -33,7 +34,7 @@
 
 namespace weft::rt {
 
-enum class FdKind : std::uint8_t { unknown, managed, borrowed, passthrough };
+enum class FdKind : std::uint8_t { unknown, managed, borrowed, file, passthrough };
 
 struct FdState {
   FiberSpinlock lock;

@@ -104,6 +104,8 @@ FdKind classify_in_fiber(int fd, FdState& s) noexcept {
   if (type == S_IFSOCK || type == S_IFIFO || type == S_IFCHR || type == 0) {
     s.is_socket = type == S_IFSOCK;  // its timeouts are read at its first wait
     kind = FdKind::borrowed;
+  } else if (type == S_IFREG) {
+    kind = FdKind::file;
   } else {
     kind = FdKind::passthrough;
   }

@@ -51,11 +51,15 @@ class IoGate {
         managed_ = kind == FdKind::managed;
         borrowed_ = kind == FdKind::borrowed;
       }
+      file_ = kind == FdKind::file;
     }
   }
 
   // Nothing to emulate: hand the call to libc as it is.
   bool passthrough() const noexcept { return in_fiber_ && !managed_ && !borrowed_; }
+
+  // A regular file, in a fiber (file_io.hpp).
+  bool file() const noexcept { return file_; }
 
   // The attempts must not block by themselves (see the top of this file). Asked before
   // each attempt: a managed fd becomes borrowed when dup'd (rt::adopt_dup), meanwhile too.
@@ -133,6 +137,7 @@ class IoGate {
   bool in_fiber_;
   bool managed_ = false;
   bool borrowed_ = false;
+  bool file_ = false;
   int kernel_flags_ = kUnknownFlags;
   FdState* state_ = nullptr;
   std::uint32_t generation_ = 0;
@@ -140,14 +145,19 @@ class IoGate {
 };
 
 template <class Attempt>
-auto io_call(int fd, IoDir dir, Attempt attempt) noexcept -> decltype(attempt(false)) {
-  IoGate gate(fd, dir);
+auto io_call(IoGate& gate, Attempt attempt) noexcept -> decltype(attempt(false)) {
   if (gate.passthrough()) return attempt(false);
   for (;;) {
     auto r = attempt(gate.nowait());
     if (r >= 0 || errno != EAGAIN) return r;
     if (!gate.wait()) return -1;
   }
+}
+
+template <class Attempt>
+auto io_call(int fd, IoDir dir, Attempt attempt) noexcept -> decltype(attempt(false)) {
+  IoGate gate(fd, dir);
+  return io_call(gate, attempt);
 }
 
 // For a call the kernel would finish in full on a blocking fd: writes, and reads with

@@ -1,7 +1,9 @@
 // read, write and their socket and vector forms. Reads return what the first successful
 // try gives, as the kernel does; writes to a blocking fd continue after partial writes
 // until all is written, as the kernel does (io_gate.hpp). On a borrowed fd each try is
-// made non-blocking by itself (nowait.hpp).
+// made non-blocking by itself (nowait.hpp). A regular file's reads take what the page
+// cache holds and read the rest off the worker (file_io.hpp).
+#include "file_io.hpp"
 #include "io_gate.hpp"
 #include "iov_tail.hpp"
 #include "nowait.hpp"
@@ -21,10 +23,29 @@ int with_dontwait(int flags, bool nowait) noexcept { return nowait ? flags | MSG
 extern "C" {
 
 ssize_t read(int fd, void* buf, size_t n) {
-  return io_call(fd, IoDir::read, [&](bool nowait) {
+  weft::shim::IoGate gate(fd, IoDir::read);
+  if (gate.file()) {
+    return weft::shim::read_file_off_worker(fd, buf, n, -1, [&](std::size_t done) {
+      return WEFT_REAL(read)(fd, static_cast<char*>(buf) + done, n - done);
+    });
+  }
+  return io_call(gate, [&](bool nowait) {
     return nowait ? weft::shim::read_nowait(fd, buf, n) : WEFT_REAL(read)(fd, buf, n);
   });
 }
+
+// pread of a regular file in a fiber reads what is not cached off the worker, as read
+// does; on anything else it is libc's (ESPIPE for pipes and sockets).
+ssize_t pread(int fd, void* buf, size_t n, off_t offset) {
+  if (offset < 0 || !weft::shim::in_fiber()) return WEFT_REAL(pread)(fd, buf, n, offset);
+  weft::shim::IoGate gate(fd, IoDir::read);
+  if (!gate.file()) return WEFT_REAL(pread)(fd, buf, n, offset);
+  return weft::shim::read_file_off_worker(fd, buf, n, offset, [&](std::size_t done) {
+    return WEFT_REAL(pread)(fd, static_cast<char*>(buf) + done, n - done, offset + static_cast<off_t>(done));
+  });
+}
+
+ssize_t pread64(int fd, void* buf, size_t n, off64_t offset) { return pread(fd, buf, n, offset); }
 
 ssize_t readv(int fd, const struct iovec* iov, int iovcnt) {
   return io_call(fd, IoDir::read, [&](bool nowait) {
