@@ -3,6 +3,7 @@
 // until all is written, as the kernel does (io_gate.hpp). On a borrowed fd each try is
 // made non-blocking by itself (nowait.hpp). A regular file's reads take what the page
 // cache holds and read the rest off the worker (file_io.hpp).
+#include "fiber_sleep.hpp"
 #include "file_io.hpp"
 #include "io_gate.hpp"
 #include "iov_tail.hpp"
@@ -17,6 +18,15 @@ using weft::shim::io_call;
 namespace {
 
 int with_dontwait(int flags, bool nowait) noexcept { return nowait ? flags | MSG_DONTWAIT : flags; }
+
+// MSG_WAITALL means "all of it" only on a stream socket; a datagram or seqpacket socket
+// gives one message whatever the flag says, so continuing after it would merge messages.
+bool waits_for_all(int fd, int flags) noexcept {
+  if ((flags & MSG_WAITALL) == 0) return false;
+  int type = 0;
+  socklen_t len = sizeof type;
+  return WEFT_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
 
 }  // namespace
 
@@ -58,7 +68,7 @@ ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, 
     return WEFT_REAL(recvfrom)(fd, static_cast<char*>(buf) + done, n - done, with_dontwait(flags, nowait), addr, len);
   };
   if ((flags & MSG_DONTWAIT) != 0) return once(0, false);
-  if ((flags & MSG_WAITALL) != 0) return io_all(fd, IoDir::read, n, once);
+  if (waits_for_all(fd, flags)) return io_all(fd, IoDir::read, n, once);
   return io_call(fd, IoDir::read, [&](bool nowait) { return once(0, nowait); });
 }
 
@@ -68,7 +78,27 @@ ssize_t recv(int fd, void* buf, size_t n, int flags) {
 
 ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
   if ((flags & MSG_DONTWAIT) != 0) return WEFT_REAL(recvmsg)(fd, msg, flags);
-  return io_call(fd, IoDir::read, [&](bool nowait) { return WEFT_REAL(recvmsg)(fd, msg, with_dontwait(flags, nowait)); });
+  if (msg == nullptr || msg->msg_iovlen > 0x7fffffff || !waits_for_all(fd, flags)) {
+    return io_call(fd, IoDir::read,
+                   [&](bool nowait) { return WEFT_REAL(recvmsg)(fd, msg, with_dontwait(flags, nowait)); });
+  }
+  // MSG_WAITALL on a stream socket: the kernel fills every buffer (short only at the end
+  // of the stream, on an error or a timeout), so continue after a short read as it would.
+  const int iovcnt = static_cast<int>(msg->msg_iovlen);
+  weft::shim::IovTail tail(msg->msg_iov, iovcnt);
+  return io_all(fd, IoDir::read, weft::shim::iov_total(msg->msg_iov, iovcnt), [&](std::size_t done, bool nowait) {
+    if (done == 0) return WEFT_REAL(recvmsg)(fd, msg, with_dontwait(flags, nowait));
+    // The sender's address and any control data came with the first part.
+    msghdr rest{};
+    const iovec* iov;
+    int count;
+    tail.after(done, &iov, &count);
+    rest.msg_iov = const_cast<iovec*>(iov);
+    rest.msg_iovlen = static_cast<std::size_t>(count);
+    const ssize_t r = WEFT_REAL(recvmsg)(fd, &rest, with_dontwait(flags, nowait));
+    if (r >= 0) msg->msg_flags |= rest.msg_flags;
+    return r;
+  });
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
@@ -121,6 +151,57 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
     rest.msg_controllen = 0;
     return WEFT_REAL(sendmsg)(fd, &rest, with_dontwait(flags, nowait));
   });
+}
+
+// recvmmsg as the kernel runs it on a blocking socket: it waits for each message in turn
+// until vlen have come (MSG_WAITFORONE: until the first), checking `timeout` only after
+// each message; an error after some messages returns their count.
+int recvmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct timespec* timeout) {
+  weft::shim::IoGate gate(fd, IoDir::read);
+  if ((flags & MSG_DONTWAIT) != 0 || vec == nullptr || vlen == 0 || gate.passthrough() ||
+      (timeout != nullptr && !weft::shim::valid_timespec(*timeout))) {
+    return WEFT_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
+  }
+  const std::int64_t deadline =
+      timeout != nullptr ? weft::shim::deadline_after(*timeout, weft::rt::monotonic_ns()) : -1;
+  unsigned int got = 0;
+  const auto finish = [&](int r) {
+    if (timeout != nullptr && deadline >= 0) {
+      std::int64_t left = deadline - weft::rt::monotonic_ns();
+      if (left < 0) left = 0;
+      *timeout = timespec{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    }
+    return got > 0 ? static_cast<int>(got) : r;
+  };
+  for (;;) {
+    const int r = WEFT_REAL(recvmmsg)(fd, vec + got, vlen - got, with_dontwait(flags, gate.nowait()), nullptr);
+    if (r > 0) {
+      got += static_cast<unsigned int>(r);
+      const bool expired = deadline >= 0 && weft::rt::monotonic_ns() >= deadline;
+      if (got == vlen || (flags & MSG_WAITFORONE) != 0 || expired) return finish(r);
+      continue;
+    }
+    if (r == 0 || errno != EAGAIN || !gate.wait()) return finish(r);
+  }
+}
+
+// sendmmsg as on a blocking socket: every message is sent, each waiting for room in turn;
+// an error after some messages returns their count.
+int sendmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags) {
+  weft::shim::IoGate gate(fd, IoDir::write);
+  if ((flags & MSG_DONTWAIT) != 0 || vec == nullptr || vlen == 0 || gate.passthrough()) {
+    return WEFT_REAL(sendmmsg)(fd, vec, vlen, flags);
+  }
+  unsigned int sent = 0;
+  for (;;) {
+    const int r = WEFT_REAL(sendmmsg)(fd, vec + sent, vlen - sent, with_dontwait(flags, gate.nowait()));
+    if (r > 0) {
+      sent += static_cast<unsigned int>(r);
+      if (sent == vlen || !gate.emulating_blocking()) return static_cast<int>(sent);
+      continue;
+    }
+    if (r == 0 || errno != EAGAIN || !gate.wait()) return sent > 0 ? static_cast<int>(sent) : r;
+  }
 }
 
 // _FORTIFY_SOURCE entry points: glibc's check, then the shim.

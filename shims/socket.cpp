@@ -2,11 +2,14 @@
 // non-blocking in the same call (SOCK_NONBLOCK), so fibers never pay for a probe; one made
 // on a plain thread is left exactly as libc made it, and is borrowed when a fiber uses it
 // (fd_table.hpp).
+#include "fiber_sleep.hpp"
 #include "io_gate.hpp"
 #include "nowait.hpp"
 #include "offload.hpp"
 
 #include <sys/socket.h>
+
+#include <algorithm>
 
 using weft::shim::in_fiber;
 using weft::shim::IoDir;
@@ -28,6 +31,27 @@ int connect_borrowed(int fd, const struct sockaddr* addr, socklen_t len) {
   const int flags = WEFT_REAL(fcntl)(fd, F_GETFL);
   if (flags < 0 || (flags & O_NONBLOCK) != 0) return WEFT_REAL(connect)(fd, addr, len);
   return weft::shim::offload_blocking([fd, addr, len] { return WEFT_REAL(connect)(fd, addr, len); });
+}
+
+// A blocking connect to a Unix-domain listener whose queue is full waits in the kernel on
+// the listener, which the connecting socket cannot watch (an unconnected Unix socket always
+// polls writable). So it tries again after a pause, doubling up to 32 ms, within
+// SO_SNDTIMEO (the kernel's limit for this wait: EAGAIN on expiry), until cancelled.
+int connect_when_listener_has_room(int fd, const struct sockaddr* addr, socklen_t len, IoGate& gate) {
+  const std::int64_t deadline = weft::rt::deadline_after_ns(gate.timeout_ns());
+  std::int64_t pause_ns = 1'000'000;
+  for (;;) {
+    std::int64_t wake = weft::rt::monotonic_ns() + pause_ns;
+    if (deadline >= 0 && wake > deadline) wake = deadline;
+    if (!weft::shim::cancellable_sleep_until(wake)) {
+      errno = weft::rt::cancel_errno();
+      return -1;
+    }
+    const int r = WEFT_REAL(connect)(fd, addr, len);
+    if (r == 0 || errno != EAGAIN) return r;
+    if (deadline >= 0 && weft::rt::monotonic_ns() >= deadline) return -1;  // EAGAIN, as the kernel says
+    pause_ns = std::min<std::int64_t>(pause_ns * 2, 32'000'000);
+  }
 }
 
 }  // namespace
@@ -81,6 +105,7 @@ int connect(int fd, const struct sockaddr* addr, socklen_t len) {
   // kernel would, within SO_SNDTIMEO. On expiry the kernel says what it said at first:
   // EINPROGRESS, or EALREADY for a connect that an earlier one left under way.
   const int pending = errno;
+  if (pending == EAGAIN && gate.emulating_blocking()) return connect_when_listener_has_room(fd, addr, len, gate);
   if ((pending != EINPROGRESS && pending != EALREADY) || !gate.emulating_blocking()) return r;
   for (;;) {
     if (!gate.wait()) {

@@ -18,10 +18,14 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -46,6 +50,8 @@ WEFT_CONFORMS(recvmsg)
 WEFT_CONFORMS(send)
 WEFT_CONFORMS(sendto)
 WEFT_CONFORMS(sendmsg)
+WEFT_CONFORMS(recvmmsg)
+WEFT_CONFORMS(sendmmsg)
 
 namespace {
 
@@ -399,6 +405,65 @@ TEST_CASE("connect: SO_SNDTIMEO expires on a connect that cannot complete: EINPR
   CHECK(ref == Outcome{-1, EINPROGRESS, "again -1/" + std::string(std::strerror(EALREADY))});
 }
 
+// A Unix-domain listener with a full queue: the kernel makes a blocking connect wait until
+// an accept makes room, and says EAGAIN at once only to a non-blocking one, or after
+// SO_SNDTIMEO. Before issue 16 a fiber's blocking connect (on a socket it made, so
+// non-blocking underneath) got EAGAIN at once.
+namespace {
+
+struct FullUnixListener {
+  Fds f;  // fd[0] the listener, fd[1] the connection that fills its queue
+  sockaddr_un addr{};
+  socklen_t len = 0;
+  const sockaddr* address() const { return reinterpret_cast<const sockaddr*>(&addr); }
+};
+
+FullUnixListener full_unix_listener() {
+  static std::atomic<int> serial{0};
+  FullUnixListener l;
+  l.addr.sun_family = AF_UNIX;
+  // An abstract name, unique to the run and the placement.
+  const std::string name = "weft-conf-" + std::to_string(::getpid()) + "-" + std::to_string(serial++);
+  std::memcpy(l.addr.sun_path + 1, name.data(), name.size());
+  l.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  l.f.fd[0] = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  (void)::bind(l.f.fd[0], l.address(), l.len);
+  (void)::listen(l.f.fd[0], 0);
+  l.f.fd[1] = ::socket(AF_UNIX, SOCK_STREAM, 0);  // a backlog of 0 takes one: now full
+  (void)::connect(l.f.fd[1], l.address(), l.len);
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("connect: AF_UNIX to a full listener waits for an accept, or SO_SNDTIMEO (EAGAIN)") {
+  const Outcome ref = check_conforms_timed(full_unix_listener, [](FullUnixListener& l, Clock::duration& took) {
+    const int waits = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    int r = 0, e = 0;
+    {
+      // The accept that makes room comes kTimeoutMs later, from a plain thread.
+      Later room(milliseconds(kTimeoutMs), [listener = l.f.fd[0]] { ::close(::accept(listener, nullptr, nullptr)); });
+      took = weft_test::took([&] {
+        r = ::connect(waits, l.address(), l.len);
+        e = errno;
+      });
+    }
+    ::close(waits);
+    // The queue is full again (the connect above took the room): now SO_SNDTIMEO ends it.
+    const int gives_up = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    set_timeout(gives_up, SO_SNDTIMEO, kTimeoutMs);
+    int r2 = 0, e2 = 0;
+    const Clock::duration took_timeout = weft_test::took([&] {
+      r2 = ::connect(gives_up, l.address(), l.len);
+      e2 = errno;
+    });
+    ::close(gives_up);
+    took = (took + took_timeout) / 2;
+    return Outcome{r, r < 0 ? e : 0, "timed " + std::to_string(r2) + "/" + std::strerror(r2 < 0 ? e2 : 0)};
+  });
+  CHECK(ref == Outcome{0, 0, "timed -1/" + std::string(std::strerror(EAGAIN))});
+}
+
 TEST_CASE("accept: blocks until a client connects from another thread") {
   const Outcome ref = check_conforms(
       [] {
@@ -672,6 +737,90 @@ TEST_CASE("recv: MSG_WAITALL gathers everything asked for, or what came before E
                                        return Outcome{0, 0, d};
                                      });
   CHECK(ref.detail == "8 abcdefgh, 2 ij");
+}
+
+TEST_CASE("recvmsg: MSG_WAITALL fills both buffers across two sends; on datagrams it takes one message") {
+  const Outcome ref = check_conforms([] { return weft_test::stream_pair(); },
+                                     [](FdPair& p) {
+                                       char head[3], body[6];
+                                       iovec iov[2] = {{head, sizeof head}, {body, sizeof body}};
+                                       msghdr msg{};
+                                       msg.msg_iov = iov;
+                                       msg.msg_iovlen = 2;
+                                       Later sender(milliseconds(20), [fd = p.b] {
+                                         (void)::send(fd, "abcd", 4, 0);
+                                         std::this_thread::sleep_for(milliseconds(40));
+                                         (void)::send(fd, "efghij", 6, 0);
+                                       });
+                                       const ssize_t n = ::recvmsg(p.a, &msg, MSG_WAITALL);
+                                       return outcome(n, std::string(head, 3) + "|" + std::string(body, 6));
+                                     });
+  CHECK(ref == Outcome{9, 0, "abc|defghi"});
+  // A datagram socket: MSG_WAITALL does not merge messages (two sends, two receives).
+  const Outcome dgram = check_conforms([] { return weft_test::datagram_pair(); },
+                                       [](FdPair& p) {
+                                         (void)::send(p.b, "one", 3, 0);
+                                         (void)::send(p.b, "two", 3, 0);
+                                         char buf[16];
+                                         const ssize_t a = ::recv(p.a, buf, sizeof buf, MSG_WAITALL);
+                                         std::string d = std::string(buf, a > 0 ? a : 0);
+                                         iovec iov{buf, sizeof buf};
+                                         msghdr msg{};
+                                         msg.msg_iov = &iov;
+                                         msg.msg_iovlen = 1;
+                                         const ssize_t b = ::recvmsg(p.a, &msg, MSG_WAITALL);
+                                         d += " " + std::string(buf, b > 0 ? b : 0);
+                                         return Outcome{0, 0, d};
+                                       });
+  CHECK(dgram.detail == "one two");
+}
+
+TEST_CASE("recvmmsg waits for every message (MSG_WAITFORONE: the first); sendmmsg sends all; EAGAIN with MSG_DONTWAIT") {
+  const Outcome ref = check_conforms([] { return weft_test::datagram_pair(); },
+                                     [](FdPair& p) {
+                                       char bufs[3][8] = {};
+                                       iovec iov[3];
+                                       mmsghdr vec[3] = {};
+                                       for (int i = 0; i < 3; ++i) {
+                                         iov[i] = iovec{bufs[i], sizeof bufs[i]};
+                                         vec[i].msg_hdr.msg_iov = &iov[i];
+                                         vec[i].msg_hdr.msg_iovlen = 1;
+                                       }
+                                       std::string d = "dontwait " + err_name(::recvmmsg(p.a, vec, 3, MSG_DONTWAIT, nullptr));
+                                       {
+                                         // Two messages 20 ms apart: a blocking recvmmsg of 2 waits for both.
+                                         Later sender(milliseconds(20), [fd = p.b] {
+                                           (void)::send(fd, "a", 1, 0);
+                                           std::this_thread::sleep_for(milliseconds(20));
+                                           (void)::send(fd, "bb", 2, 0);
+                                         });
+                                         const int n = ::recvmmsg(p.a, vec, 2, 0, nullptr);
+                                         d += ", got " + std::to_string(n) + " " + std::string(bufs[0], vec[0].msg_len) + " " +
+                                              std::string(bufs[1], vec[1].msg_len);
+                                       }
+                                       {
+                                         Later sender(milliseconds(20), [fd = p.b] { (void)::send(fd, "ccc", 3, 0); });
+                                         const int n = ::recvmmsg(p.a, vec, 3, MSG_WAITFORONE, nullptr);
+                                         d += ", waitforone " + std::to_string(n) + " " + std::string(bufs[0], vec[0].msg_len);
+                                       }
+                                       // sendmmsg: three messages out, three in.
+                                       char out[3][4] = {"x", "yy", "zzz"};
+                                       iovec oiov[3];
+                                       mmsghdr ovec[3] = {};
+                                       for (int i = 0; i < 3; ++i) {
+                                         oiov[i] = iovec{out[i], std::strlen(out[i])};
+                                         ovec[i].msg_hdr.msg_iov = &oiov[i];
+                                         ovec[i].msg_hdr.msg_iovlen = 1;
+                                       }
+                                       d += ", sent " + std::to_string(::sendmmsg(p.b, ovec, 3, 0));
+                                       d += " back " + std::to_string(::recvmmsg(p.a, vec, 3, 0, nullptr));
+                                       d += ", bad fd " + err_name(::recvmmsg(-1, vec, 1, 0, nullptr)) + " " +
+                                            err_name(::sendmmsg(-1, ovec, 1, 0));
+                                       return Outcome{0, 0, d};
+                                     });
+  const std::string eagain = "-1/" + std::string(std::strerror(EAGAIN));
+  const std::string ebadf = "-1/" + std::string(std::strerror(EBADF));
+  CHECK(ref.detail == "dontwait " + eagain + ", got 2 a bb, waitforone 1 ccc, sent 3 back 3, bad fd " + ebadf + " " + ebadf);
 }
 
 TEST_CASE("recv/send: MSG_DONTWAIT on a blocking socket gives EAGAIN at once; the socket stays blocking") {
