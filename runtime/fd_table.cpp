@@ -76,6 +76,26 @@ FdState* find_fd_state(int fd) noexcept {
   return &leaf->entries[n & (kLeafSize - 1)];
 }
 
+void for_each_fd_state(int first, int last, void (*f)(int fd, FdState& s, void* arg), void* arg) noexcept {
+  if (first < 0) first = 0;
+  if (last < first) return;
+  const auto lo = static_cast<unsigned>(first), hi = static_cast<unsigned>(last);
+  for (unsigned t = lo >> (kLeafBits + kMidBits); t <= (hi >> (kLeafBits + kMidBits)) && t < kTopSize; ++t) {
+    Mid* mid = top[t].load(std::memory_order_acquire);
+    if (mid == nullptr) continue;
+    for (unsigned m = 0; m < kMidSize; ++m) {
+      Leaf* leaf = mid->leaves[m].load(std::memory_order_acquire);
+      if (leaf == nullptr) continue;
+      const unsigned base = (t << (kLeafBits + kMidBits)) | (m << kLeafBits);
+      if (base > hi || base + kLeafSize - 1 < lo) continue;
+      for (unsigned i = 0; i < kLeafSize; ++i) {
+        const unsigned fd = base + i;
+        if (fd >= lo && fd <= hi) f(static_cast<int>(fd), leaf->entries[i], arg);
+      }
+    }
+  }
+}
+
 void forget_fd_waits_in_child() noexcept {
   for (auto& mid_slot : top) {
     Mid* mid = mid_slot.load(std::memory_order_relaxed);

@@ -65,6 +65,9 @@ FdState& fd_state(int fd) noexcept;
 // The entry for fd if one was ever created, else null. Cheap: three loads.
 FdState* find_fd_state(int fd) noexcept;
 
+// f(fd, entry) for every entry created so far with first <= fd <= last, in fd order.
+void for_each_fd_state(int first, int last, void (*f)(int fd, FdState& s, void* arg), void* arg) noexcept;
+
 // fork(), in the child: every entry forgets its waiters (copies of the parent's fibers) and
 // its reactor watch (in a parent's epoll instance), and its lock is free; what it knows of
 // the file itself (kind, flags, timeouts), which the child shares, stays.

@@ -207,6 +207,25 @@ int retire_fd_around_impl(int fd, int (*op)(void*), void* arg) noexcept {
   return r;
 }
 
+int retire_fd_range_around_impl(int first, int last, int (*op)(void*), void* arg) noexcept {
+  for_each_fd_state(first, last, [](int fd, FdState& s, void*) {
+    auto lk = lock_fiber_spinlock(s.lock);
+    const int armed = reset_locked(s);
+    lk.unlock();
+    disarm(armed, fd);
+  }, nullptr);
+  const int r = op(arg);
+  const int err = errno;
+  for_each_fd_state(first, last, [](int fd, FdState& s, void*) {
+    auto lk = lock_fiber_spinlock(s.lock);
+    s.generation.fetch_add(1, std::memory_order_acq_rel);
+    wake_closed_locked(s);
+    disarm(std::exchange(s.armed_worker, -1), fd);
+  }, nullptr);
+  errno = err;
+  return r;
+}
+
 void adopt_fd(int fd, bool managed, bool user_nonblock, bool is_socket) noexcept {
   FdState& s = fd_state(fd);
   auto lk = lock_fiber_spinlock(s.lock);

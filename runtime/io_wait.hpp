@@ -76,6 +76,16 @@ int retire_fd_around(int fd, Op op) noexcept {
   return retire_fd_around_impl(fd, [](void* p) noexcept { return (*static_cast<Op*>(p))(); }, &op);
 }
 
+// close_range (or closefrom) of [first, last] with op(): as retire_fd_around for each fd
+// in the range that weft has an entry for, without holding their locks across op (which
+// closes many at once): every entry is retired first, then op runs, then every
+// generation moves once more (a call that began in between finds the number closed).
+int retire_fd_range_around_impl(int first, int last, int (*op)(void*), void* arg) noexcept;
+template <class Op>
+int retire_fd_range_around(int first, int last, Op op) noexcept {
+  return retire_fd_range_around_impl(first, last, [](void* p) noexcept { return (*static_cast<Op*>(p))(); }, &op);
+}
+
 // A call that weft interposes made fd (socket, accept, pipe, dup): a fresh entry.
 // `managed`: weft set the kernel's O_NONBLOCK itself (an fd made in a fiber); the user
 // sees `user_nonblock`.

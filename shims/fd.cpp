@@ -5,6 +5,9 @@
 #include "offload.hpp"
 
 #include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <climits>
 
 #include <cstdarg>
 
@@ -97,6 +100,25 @@ int dup2(int fd, int fd2) noexcept {
 
 int close(int fd) {
   return weft::rt::retire_fd_around(fd, [fd] { return WEFT_REAL(close)(fd); });
+}
+
+// Closing many fds at once: each wakes its waiters as close does.
+int close_range(unsigned int first, unsigned int last, int flags) noexcept {
+  // Only marking them close-on-exec closes nothing; a range that does not fit an int is
+  // cut to the fds there can be.
+  if ((flags & CLOSE_RANGE_CLOEXEC) != 0 || first > last || first > INT_MAX) {
+    return WEFT_REAL(close_range)(first, last, flags);
+  }
+  const int top = last > INT_MAX ? INT_MAX : static_cast<int>(last);
+  return weft::rt::retire_fd_range_around(static_cast<int>(first), top,
+                                          [&] { return WEFT_REAL(close_range)(first, last, flags); });
+}
+
+void closefrom(int lowfd) noexcept {
+  (void)weft::rt::retire_fd_range_around(lowfd < 0 ? 0 : lowfd, INT_MAX, [&] {
+    WEFT_REAL(closefrom)(lowfd);
+    return 0;
+  });
 }
 
 int fclose(FILE* stream) {

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -574,4 +575,56 @@ TEST_CASE("close: a reused fd number never gets the old file's wake-ups (fiber-o
       });
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// close_range, closefrom
+
+WEFT_CONFORMS(close_range)
+WEFT_CONFORMS(closefrom)
+
+TEST_CASE("close_range: closes a range, or only marks it close-on-exec; EINVAL for bad arguments") {
+  const Outcome ref = check_conforms([] {
+    // Three fds in a row: dup3 puts copies of a pipe's ends where there is room above all
+    // of this process's fds, so the range holds nothing else.
+    FdPair p = weft_test::make_pipe();
+    const int base = ::fcntl(p.a, F_DUPFD_CLOEXEC, 900);
+    const int second = ::fcntl(p.b, F_DUPFD_CLOEXEC, base + 1);
+    const int third = ::fcntl(p.a, F_DUPFD, second + 1);
+    std::string d = "made " + std::to_string(second - base) + " " + std::to_string(third - second);
+    d += "; cloexec " + err_name(::close_range(static_cast<unsigned>(third), static_cast<unsigned>(third), CLOSE_RANGE_CLOEXEC));
+    d += " fd flags " + std::to_string(::fcntl(third, F_GETFD));
+    d += "; close " + err_name(::close_range(static_cast<unsigned>(base), static_cast<unsigned>(third), 0));
+    d += " then " + err_name(::fcntl(base, F_GETFD)) + " " + err_name(::fcntl(third, F_GETFD));
+    d += "; reversed " + err_name(::close_range(5, 4, 0));
+    d += ", bad flags " + err_name(::close_range(static_cast<unsigned>(base), static_cast<unsigned>(base), 0x40000000));
+    // The pipe itself still works.
+    d += "; pipe still " + err_name(::write(p.b, "ok", 2));
+    return Outcome{0, 0, d};
+  });
+  const std::string ebadf = "-1/" + std::string(std::strerror(EBADF));
+  const std::string einval = "-1/" + std::string(std::strerror(EINVAL));
+  CHECK(ref.detail == "made 1 1; cloexec 0 fd flags 1; close 0 then " + ebadf + " " + ebadf + "; reversed " + einval +
+                          ", bad flags " + einval + "; pipe still 2");
+}
+
+TEST_CASE("closefrom: every fd from the given one up is closed (in a child process)") {
+  const Outcome ref = check_conforms([] {
+    FdPair p = weft_test::make_pipe();
+    const int high = ::fcntl(p.a, F_DUPFD, 950);
+    // In a child: closefrom(high) closes the copy, leaves the pipe below it; the child
+    // says so by its exit status. (Not here: it would close the runtime's own fds.)
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::closefrom(high);
+      const bool closed = ::fcntl(high, F_GETFD) < 0 && errno == EBADF;
+      const bool kept = ::fcntl(p.a, F_GETFD) >= 0;
+      ::_exit(closed && kept ? 0 : 1);
+    }
+    int status = -1;
+    ::waitpid(child, &status, 0);
+    ::close(high);
+    return Outcome{0, 0, "child exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1)};
+  });
+  CHECK(ref.detail == "child exit 0");
 }
