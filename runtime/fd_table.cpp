@@ -27,6 +27,8 @@ struct Mid {
 
 std::atomic<Mid*> top[kTopSize];
 
+std::atomic<bool> forked_child{false};
+
 // Blocks come from mmap rather than new: the shims may run before main, inside malloc's
 // own callers (a client library's constructor), or in a child after fork.
 template <class T>
@@ -96,7 +98,10 @@ void for_each_fd_state(int first, int last, void (*f)(int fd, FdState& s, void* 
   }
 }
 
+bool shares_files_with_parent() noexcept { return forked_child.load(std::memory_order_relaxed); }
+
 void forget_fd_waits_in_child() noexcept {
+  forked_child.store(true, std::memory_order_relaxed);
   for (auto& mid_slot : top) {
     Mid* mid = mid_slot.load(std::memory_order_relaxed);
     if (mid == nullptr) continue;

@@ -73,4 +73,8 @@ void for_each_fd_state(int first, int last, void (*f)(int fd, FdState& s, void* 
 // the file itself (kind, flags, timeouts), which the child shares, stays.
 void forget_fd_waits_in_child() noexcept;
 
+// True in a child of fork() (until it execs): its managed fds' open files are the
+// parent's too, whose weft counts on their O_NONBLOCK, so the child must not clear it.
+bool shares_files_with_parent() noexcept;
+
 }  // namespace weft::rt

@@ -247,6 +247,7 @@ namespace {
 // non-blocking by itself), in both descriptors. False if the kernel refused (the fd then
 // stays managed, its flag per descriptor as before).
 bool hand_back_flags_locked(int fd, FdState& s) noexcept {
+  if (shares_files_with_parent()) return false;  // the parent's fibers rely on the flag
   const int flags = WEFT_REAL(fcntl)(fd, F_GETFL);
   if (flags < 0) return false;
   const int users = s.user_nonblock.load(std::memory_order_relaxed) ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;

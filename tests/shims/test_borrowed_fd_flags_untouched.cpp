@@ -28,6 +28,7 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <utility>
 
 using namespace std::chrono_literals;
 using weft_test::Clock;
@@ -216,4 +217,37 @@ TEST_CASE("a child process sharing a socket a plain thread made still blocks in 
   CHECK_MESSAGE(ended.exit_status == 0,
                 "the child's blocking read " << (ended.exit_status == 2 ? "got EAGAIN" : "failed"));
   CHECK(!nonblocking_in_kernel(s.a));
+}
+
+// The other way round: a socket a fiber made is non-blocking underneath, and its fibers
+// count on that. A dup of it hands the flag back to the kernel (both descriptors then
+// share the user's flag), except in a forked child, whose files are the parent's: there a
+// dup must leave the flag alone, or the parent's next read of an empty socket would block
+// its worker (the ticker would stop).
+TEST_CASE("a forked child's dup of a socket a fiber made leaves the O_NONBLOCK the parent relies on") {
+  weft_test::one_worker();
+  Fds s;
+  const auto [a, b] = weft::run([] {
+    int sv[2];
+    return ::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0 ? std::pair{sv[0], sv[1]} : std::pair{-1, -1};
+  });
+  s.a = a;
+  s.b = b;
+  REQUIRE(s.a >= 0);
+  REQUIRE(nonblocking_in_kernel(s.a));  // weft's, underneath the fiber's blocking socket
+
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const int copy = ::dup(s.a);
+    ::_exit(copy >= 0 ? 0 : 1);
+  }
+  const weft_test::ChildResult ended = weft_test::wait_with_deadline(child, 5s);
+  REQUIRE(ended.finished);
+  CHECK(ended.exit_status == 0);
+  CHECK_MESSAGE(nonblocking_in_kernel(s.a), "the child's dup cleared O_NONBLOCK on the parent's socket");
+
+  const ParkedRead parked = read_in_fiber_while_thread_writes(s.a, s.b);
+  CHECK(parked.result == 1);
+  CHECK_MESSAGE(parked.ticks >= 10, "the worker ticked " << parked.ticks << " times while the fiber read");
 }
