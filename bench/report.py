@@ -128,6 +128,8 @@ row("shim read in fiber, ready fd", "ns/call", gbench(shims, "BM_shim_read_fiber
     "libc read in the fiber", gbench(shims, "BM_libc_read_fiber", C), ("ratio", 1.10))
 row("4 KiB pread of a cached file in fiber", "ns/call", gbench(shims, "BM_shim_file_read_fiber", C),
     "libc pread in the fiber", gbench(shims, "BM_libc_file_read_fiber", C), ("ratio", 1.15))
+row("numeric getaddrinfo in fiber", "ns/call", gbench(shims, "BM_numeric_getaddrinfo_fiber", C),
+    "on a plain thread", gbench(shims, "BM_numeric_getaddrinfo_thread", C), ("ratio", 1.5))
 row("shim write in fiber, ready fd", "ns/call", gbench(shims, "BM_shim_write_fiber", C),
     "libc write in the fiber", gbench(shims, "BM_libc_write_fiber", C), ("ratio", 1.10))
 H = "ns_per_hop"

@@ -25,6 +25,7 @@
 #include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <netdb.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -201,6 +202,29 @@ void BM_libc_file_read_fiber(benchmark::State& state) {
   weft_bench::in_weft_fiber(state, [](benchmark::State& st) { file_read_loop(st, libc().pread); });
 }
 BENCHMARK(BM_libc_file_read_fiber)->Setup(setup)->Apply(fixed_iterations);
+
+// --- e. numeric getaddrinfo (issue 16: answered on the worker, no pool hop) -------------
+
+void numeric_lookup_loop(benchmark::State& state) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  for (auto _ : state) {
+    addrinfo* res = nullptr;
+    if (::getaddrinfo("127.0.0.1", "8080", &hints, &res) != 0) {
+      state.SkipWithError("getaddrinfo failed");
+      break;
+    }
+    ::freeaddrinfo(res);
+  }
+  report_per(state, "ns_per_call", 1);
+}
+
+void BM_numeric_getaddrinfo_thread(benchmark::State& state) { numeric_lookup_loop(state); }
+BENCHMARK(BM_numeric_getaddrinfo_thread)->Setup(setup)->Apply(fixed_iterations);
+void BM_numeric_getaddrinfo_fiber(benchmark::State& state) {
+  weft_bench::in_weft_fiber(state, [](benchmark::State& st) { numeric_lookup_loop(st); });
+}
+BENCHMARK(BM_numeric_getaddrinfo_fiber)->Setup(setup)->Apply(fixed_iterations);
 
 // --- c. blocked read -> wake -> resume -------------------------------------------------
 // Timed in CPU time of the whole process (both threads of the baseline, the worker and
