@@ -51,6 +51,10 @@ struct FdState {
   // A borrowed fd whose file refused RWF_NOWAIT (ttys, inotify, signalfd): its reads and
   // writes check readiness first instead.
   std::atomic<bool> nowait_refused{false};
+  // A borrowed fd that was managed until a dup or a stream gave O_NONBLOCK back to the
+  // kernel (io_wait.cpp, hand_back_flags_locked): a plain thread's call that raced with that
+  // may have got EAGAIN from the old flag.
+  std::atomic<bool> handed_back{false};
   // Guarded by `lock`.
   int armed_worker = -1;    // whose reactor watches the fd, or -1
   bool read_ready = false;  // an edge arrived that no waiter has consumed yet

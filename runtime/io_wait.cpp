@@ -46,6 +46,7 @@ int reset_locked(FdState& s) noexcept {
   s.timeout_epoch.store(0, std::memory_order_relaxed);
   s.is_socket = false;
   s.nowait_refused.store(false, std::memory_order_relaxed);
+  s.handed_back.store(false, std::memory_order_relaxed);
   s.read_ready = s.write_ready = false;
   return std::exchange(s.armed_worker, -1);
 }
@@ -252,11 +253,19 @@ bool hand_back_flags_locked(int fd, FdState& s) noexcept {
   if (flags < 0) return false;
   const int users = s.user_nonblock.load(std::memory_order_relaxed) ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
   if (users != flags && WEFT_REAL(fcntl)(fd, F_SETFL, users) != 0) return false;
+  s.handed_back.store(true, std::memory_order_relaxed);
   s.kind.store(FdKind::borrowed, std::memory_order_release);
   return true;
 }
 
 }  // namespace
+
+void hand_back_flags(int fd) noexcept {
+  FdState* s = find_fd_state(fd);
+  if (s == nullptr) return;
+  auto lk = lock_fiber_spinlock(s->lock);
+  if (s->kind.load(std::memory_order_relaxed) == FdKind::managed) (void)hand_back_flags_locked(fd, *s);
+}
 
 void adopt_dup(int from, int to) noexcept {
   FdState* src = find_fd_state(from);

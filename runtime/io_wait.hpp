@@ -97,6 +97,11 @@ void adopt_fd(int fd, bool managed, bool user_nonblock, bool is_socket) noexcept
 // descriptors, is the kernel's (the user's) again.
 void adopt_dup(int from, int to) noexcept;
 
+// A stream (stdio) is about to be used on a managed fd: stdio blocks in libc's own read
+// and write, which must not see EAGAIN, so the fd's O_NONBLOCK goes back to the user's and
+// it becomes borrowed, as after a dup (not in a forked child: shares_files_with_parent).
+void hand_back_flags(int fd) noexcept;
+
 // shutdown(fd, how), unless fd was closed or replaced since it had `generation`: for
 // code that keeps fd numbers it does not own (serve()'s list of connections), so that a
 // number reused by another file is never touched. Returns shutdown's result, or -1 with

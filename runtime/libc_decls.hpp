@@ -29,5 +29,7 @@ ssize_t __recvfrom_chk(int fd, void* buf, size_t n, size_t buflen, int flags,
                        struct sockaddr* addr, socklen_t* len);
 int __poll_chk(struct pollfd* fds, nfds_t nfds, int timeout, size_t fdslen);
 int fcntl64(int fd, int cmd, ...);
+char* __fgets_chk(char* s, size_t size, int n, FILE* stream);
+size_t __fread_chk(void* ptr, size_t ptrlen, size_t size, size_t n, FILE* stream);
 [[noreturn]] void __chk_fail();
 }

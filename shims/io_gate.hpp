@@ -31,6 +31,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <utility>
+
 namespace weft::shim {
 
 using rt::FdKind;
@@ -78,7 +80,13 @@ class IoGate {
   // closed meanwhile, EINTR on a plain thread hit by a signal, ECANCELED or ETIMEDOUT in a
   // cancelled fiber or one whose Timeout passed).
   bool wait() noexcept {
-    if (!in_fiber_ && !adopt_for_thread()) return fail(EAGAIN);
+    if (!in_fiber_ && !adopt_for_thread()) {
+      // The kernel's flag went back to the user's while this thread's call ran (a dup or a
+      // stream of the fd, elsewhere): its EAGAIN may be the old flag's. Once more, as the
+      // user's fd now behaves; a second EAGAIN is the user's own (SO_RCVTIMEO).
+      if (handed_back_to_thread() && !std::exchange(retried_, true)) return true;
+      return fail(EAGAIN);
+    }
     if (user_nonblock()) return fail(EAGAIN);
     if (deadline_ == kUnset) deadline_ = rt::deadline_after_ns(timeout_ns());
     const IoWait outcome = in_fiber_ ? rt::park_on_fd(fd_, *state_, generation_, dir_, deadline_)
@@ -97,7 +105,7 @@ class IoGate {
   // The kernel does not block on this fd only because weft keeps it from blocking, so a
   // partial write must be continued as the kernel would have.
   bool emulating_blocking() noexcept {
-    if (!in_fiber_ && !adopt_for_thread()) return false;
+    if (!in_fiber_ && !adopt_for_thread()) return handed_back_to_thread() && !user_nonblock_in_kernel();
     return (managed_ || borrowed_) && !user_nonblock();
   }
 
@@ -116,13 +124,21 @@ class IoGate {
     return managed_;
   }
 
+  bool handed_back_to_thread() const noexcept {
+    return state_ != nullptr && state_->handed_back.load(std::memory_order_relaxed);
+  }
+
+  bool user_nonblock_in_kernel() noexcept {
+    if (kernel_flags_ == kUnknownFlags) kernel_flags_ = WEFT_REAL(fcntl)(fd_, F_GETFL);
+    return kernel_flags_ >= 0 && (kernel_flags_ & O_NONBLOCK) != 0;
+  }
+
   // Whether the user asked for non-blocking I/O: weft's record of it for a managed fd,
   // the kernel's flag for a borrowed one (set through any descriptor of the file, in any
   // process), asked once per call and only on the way to a wait.
   bool user_nonblock() noexcept {
     if (!borrowed_) return state_->user_nonblock.load(std::memory_order_relaxed);
-    if (kernel_flags_ == kUnknownFlags) kernel_flags_ = WEFT_REAL(fcntl)(fd_, F_GETFL);
-    return kernel_flags_ >= 0 && (kernel_flags_ & O_NONBLOCK) != 0;
+    return user_nonblock_in_kernel();
   }
 
   static bool fail(int err) noexcept {
@@ -138,6 +154,7 @@ class IoGate {
   bool managed_ = false;
   bool borrowed_ = false;
   bool file_ = false;
+  bool retried_ = false;
   int kernel_flags_ = kUnknownFlags;
   FdState* state_ = nullptr;
   std::uint32_t generation_ = 0;

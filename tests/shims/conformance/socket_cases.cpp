@@ -205,17 +205,19 @@ std::size_t drain(int fd) {
   }
 }
 
-// Compares each placement's elapsed time with the plain thread's (times[0]).
-void check_times(const std::vector<Clock::duration>& times) {
+// Compares each placement's elapsed time with the plain thread's (times[0]), allowing the
+// machine's own worst stall meanwhile (a 258 ms gap was seen with two builds running).
+void check_times(const std::vector<Clock::duration>& times, const weft_test::StallWatch& stall) {
   REQUIRE(times.size() >= 2);
+  const long long stalled = weft_test::ms(stall.worst());
   for (std::size_t i = 1; i < times.size(); ++i) {
     const long long ref = weft_test::ms(times[0]);
     const long long got = weft_test::ms(times[i]);
     if (times.size() == std::size(weft_test::kPlacements)) {
       INFO(weft_test::kPlacements[i]);
     }
-    INFO("plain thread took " << ref << " ms, this one " << got << " ms");
-    CHECK(std::llabs(got - ref) <= kToleranceMs);
+    INFO("plain thread took " << ref << " ms, this one " << got << " ms; machine stall " << stalled << " ms");
+    CHECK(std::llabs(got - ref) <= kToleranceMs + stalled);
   }
 }
 
@@ -223,6 +225,7 @@ void check_times(const std::vector<Clock::duration>& times) {
 // took, and each placement's time is compared with the plain thread's.
 template <class Setup, class Act>
 Outcome check_conforms_timed(Setup setup, Act act) {
+  weft_test::StallWatch stall;
   std::vector<Clock::duration> times;
   const Outcome ref = check_conforms(setup, [&](auto& fds) {
     Clock::duration took{};
@@ -230,7 +233,7 @@ Outcome check_conforms_timed(Setup setup, Act act) {
     times.push_back(took);
     return o;
   });
-  check_times(times);
+  check_times(times, stall);
   return ref;
 }
 
