@@ -24,6 +24,8 @@
 #include <csignal>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -114,6 +116,26 @@ bool prime(memcached_st* mc) {
   return memcached_set(mc, "weft:stopped", 12, "x", 1, 0, 0) == MEMCACHED_SUCCESS;
 }
 
+// Stops the process with SIGSTOP and waits until every one of its threads has stopped:
+// kill() returns before they have, and a worker thread still running answers a request.
+bool stop_process(pid_t pid) {
+  if (::kill(pid, SIGSTOP) != 0) return false;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto until = Clock::now() + 5s; Clock::now() < until; std::this_thread::sleep_for(1ms)) {
+    bool all_stopped = true;
+    for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+      std::ifstream stat(task.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      // "<tid> (<comm>) <state> ...": the state follows the last ')'.
+      const auto paren = line.rfind(')');
+      if (paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'T') all_stopped = false;
+    }
+    if (all_stopped) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("libmemcached: 50 fibers on one worker set and get their own keys, as 50 plain threads do") {
@@ -178,7 +200,7 @@ TEST_CASE("libmemcached: a get from a SIGSTOPped memcached times out at the poll
   });
   std::this_thread::sleep_for(100ms);  // let the fiber connect and set before the server stops
 
-  REQUIRE(::kill(server.pid(), SIGSTOP) == 0);
+  REQUIRE(stop_process(server.pid()));
   const TimedOut on_thread = get_from_stopped(on_thread_mc.get());
 
   stall_watch.reset();
