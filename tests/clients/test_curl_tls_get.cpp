@@ -13,6 +13,7 @@
 
 #include "support/cpu_time.hpp"
 #include "support/one_worker.hpp"
+#include "support/peak_count.hpp"
 #include "support/server_process.hpp"
 #include "support/stall_watch.hpp"
 #include "support/ticker.hpp"
@@ -21,7 +22,6 @@
 #include <curl/curl.h>
 #include <doctest/doctest.h>
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <set>
@@ -56,30 +56,24 @@ class TlsServer {
       return;
     }
     ca_file_ = cert.string();
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-      port_ = weft_test::free_port();
-      process_ = std::make_unique<weft_test::ServerProcess>(
-          std::vector<std::string>{"openssl", "s_server", "-www", "-quiet", "-accept",
-                                   "127.0.0.1:" + std::to_string(port_), "-cert", cert.string(), "-key",
-                                   key.string()},
-          dir_.path() / "s_server.log", SIGTERM);
-      if (!process_->wait_until_ready([&] { return weft_test::port_open(port_); }, 10s)) {
-        problem_ = "openssl s_server did not start:\n" + process_->log();
-        process_.reset();  // stopped by PID; another port may be free
-      }
-    }
-    if (process_) problem_.clear();
+    server_ = weft_test::start_on_free_port(
+        [&](int port) {
+          return std::vector<std::string>{"openssl", "s_server", "-www", "-quiet", "-accept",
+                                          "127.0.0.1:" + std::to_string(port), "-cert", cert.string(), "-key",
+                                          key.string()};
+        },
+        dir_.path() / "s_server.log", SIGTERM, {}, weft_test::port_open, 10s);
+    if (!up()) problem_ = "openssl s_server did not start:\n" + server_.failed_log;
   }
-  bool up() const { return process_ != nullptr; }
+  bool up() const { return server_.process != nullptr; }
   const std::string& problem() const { return problem_; }
-  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_) + "/"; }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(server_.port) + "/"; }
   const std::string& ca_file() const { return ca_file_; }
 
  private:
   weft_test::TempDir dir_;  // declared first: removed after the server has stopped
-  int port_ = 0;
   std::string ca_file_, problem_;
-  std::unique_ptr<weft_test::ServerProcess> process_;
+  weft_test::ServerOnPort server_;
 };
 
 struct Fetched {
@@ -94,15 +88,18 @@ std::size_t append_body(char* data, std::size_t size, std::size_t n, void* out) 
   return size * n;
 }
 
-// Transfers between curl_easy_perform's start and end, and the most there were at once.
-std::atomic<int> in_perform{0}, most_in_perform{0};
+// Transfers between curl_easy_perform's start and end.
+weft_test::PeakCount in_perform;
 
 // One verified GET over https with the easy API, as any program would write it.
 Fetched fetch(const TlsServer& server) {
   Fetched f;
   f.thread = std::this_thread::get_id();
   CURL* curl = curl_easy_init();
-  if (curl == nullptr) return Fetched{"curl_easy_init failed"};
+  if (curl == nullptr) {
+    f.error = "curl_easy_init failed";
+    return f;
+  }
   curl_easy_setopt(curl, CURLOPT_URL, server.url().c_str());
   curl_easy_setopt(curl, CURLOPT_CAINFO, server.ca_file().c_str());
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -110,11 +107,10 @@ Fetched fetch(const TlsServer& server) {
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &f.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-  const int now = ++in_perform;
-  for (int seen = most_in_perform.load(); now > seen && !most_in_perform.compare_exchange_weak(seen, now);) {
-  }
-  const CURLcode rc = curl_easy_perform(curl);
-  --in_perform;
+  const CURLcode rc = [&] {
+    weft_test::PeakCount::Inside inside(in_perform);
+    return curl_easy_perform(curl);
+  }();
   if (rc != CURLE_OK) f.error = curl_easy_strerror(rc);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &f.status);
   curl_easy_cleanup(curl);
@@ -148,7 +144,7 @@ TEST_CASE("libcurl over TLS: 20 fibers on one worker each GET from openssl s_ser
     }
 
     stall_watch.reset();
-    most_in_perform = 0;
+    in_perform.reset();
     weft_test::Ticker ticker(kTick);
     weft_test::CostMeter cost;
     const auto start = Clock::now();
@@ -169,13 +165,13 @@ TEST_CASE("libcurl over TLS: 20 fibers on one worker each GET from openssl s_ser
       threads.insert(f.thread);
     }
     MESSAGE(kClients << " verified GETs over TLS: fibers on one worker " << ms(fibers_took) << " ms, " << kClients
-                     << " plain threads " << ms(threads_took) << " ms; at most " << most_in_perform.load()
+                     << " plain threads " << ms(threads_took) << " ms; at most " << in_perform.peak()
                      << " fibers in curl_easy_perform at once; ticker's worst gap " << ms(ticker.worst_gap())
                      << " ms (machine stall " << ms(stall) << " ms); CPU " << cost.cpu().count() / 1000 << " ms");
     CHECK(threads.size() == 1);  // all on the one worker
     // All transfers under way together: a worker blocked in one fiber's TLS read would take
     // each GET from start to end before the next fiber ran (1 at once).
-    CHECK(most_in_perform.load() > kClients / 2);
+    CHECK(in_perform.peak() > kClients / 2);
     CHECK_MESSAGE(fibers_took < 3 * threads_took + 300ms * WEFT_TEST_SLACK + stall,
                   "fibers " << ms(fibers_took) << " ms, threads " << ms(threads_took) << " ms");
     // Each transfer costs the worker 2-3 ms of CPU (a TLS context loading the CA file, the

@@ -13,6 +13,7 @@
 #include <weft/weft.hpp>
 
 #include "support/one_worker.hpp"
+#include "support/peak_count.hpp"
 #include "support/stall_watch.hpp"
 #include "support/timing.hpp"
 
@@ -20,7 +21,6 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -66,11 +66,10 @@ class SlowServer {
       server_.new_task_queue = [] { return new httplib::ThreadPool(kClients + 4); };
     }
     server_.Get(R"(/slow/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-      const int now = ++waiting_;
-      for (int seen = most_waiting_.load(); now > seen && !most_waiting_.compare_exchange_weak(seen, now);) {
+      {
+        weft_test::PeakCount::Inside inside(waiting_);
+        std::this_thread::sleep_for(kDelay);  // a fiber's handler parks here, a thread's sleeps
       }
-      std::this_thread::sleep_for(kDelay);  // a fiber's handler parks here, a thread's sleeps
-      --waiting_;
       res.set_content("answer " + std::string(req.matches[1]), "text/plain");
     });
     // Debian's httplib (a shared library) listens with a backlog of 5: 20 connections at
@@ -102,14 +101,14 @@ class SlowServer {
     if (listening_.valid()) listening_.get();
   }
   int port() const { return port_; }
-  int most_waiting() const { return most_waiting_.load(); }
+  int most_waiting() const { return waiting_.peak(); }
   // Whether listen() is still running (it returns false at once when it fails).
   bool up() const { return port_ > 0 && server_.is_running(); }
 
  private:
   httplib::Server server_;
   int port_ = -1;
-  std::atomic<int> waiting_{0}, most_waiting_{0};
+  weft_test::PeakCount waiting_;
   std::thread thread_;
   weft::Unfuture<bool> listening_;
 };

@@ -13,6 +13,7 @@
 
 #include "support/memcached_server.hpp"
 #include "support/one_worker.hpp"
+#include "support/peak_count.hpp"
 #include "support/stall_watch.hpp"
 #include "support/ticker.hpp"
 #include "support/timing.hpp"
@@ -20,7 +21,6 @@
 #include <doctest/doctest.h>
 #include <libmemcached/memcached.h>
 
-#include <atomic>
 #include <csignal>
 #include <chrono>
 #include <cstdlib>
@@ -60,21 +60,19 @@ struct Outcome {
   std::thread::id thread;
 };
 
-// Clients between their first request and their last reply, and the most there were at once.
-std::atomic<int> in_flight{0}, most_in_flight{0};
+// Clients between their first request and their last reply.
+weft_test::PeakCount in_flight;
 
 // kRounds of set then get of keys only this client uses, on its own connection.
 Outcome set_and_get(int port, const std::string& who) {
   Outcome out;
   out.thread = std::this_thread::get_id();
   Memcached mc = connect(port);
-  if (!mc) return Outcome{"memcached() returned null", out.thread};
-  const int now = ++in_flight;
-  for (int seen = most_in_flight.load(); now > seen && !most_in_flight.compare_exchange_weak(seen, now);) {
+  if (!mc) {
+    out.error = "memcached() returned null";
+    return out;
   }
-  struct Leave {
-    ~Leave() { --in_flight; }
-  } leave;
+  weft_test::PeakCount::Inside inside(in_flight);
   for (int r = 0; r < kRounds && out.error.empty(); ++r) {
     const std::string key = "weft:" + who + ":" + std::to_string(r), value = "value of " + key;
     memcached_return_t rc = memcached_set(mc.get(), key.data(), key.size(), value.data(), value.size(), 0, 0);
@@ -154,7 +152,7 @@ TEST_CASE("libmemcached: 50 fibers on one worker set and get their own keys, as 
   for (const Outcome& o : by_threads) REQUIRE_MESSAGE(o.error.empty(), o.error);
 
   stall_watch.reset();
-  most_in_flight = 0;
+  in_flight.reset();
   const auto start = Clock::now();
   std::vector<weft::Unfuture<Outcome>> fibers;
   for (int i = 0; i < kClients; ++i) {
@@ -171,11 +169,11 @@ TEST_CASE("libmemcached: 50 fibers on one worker set and get their own keys, as 
   }
   MESSAGE(kClients << " clients x " << kRounds << " set+get: fibers on one worker " << ms(fibers_took) << " ms, "
                    << kClients << " plain threads " << ms(threads_took) << " ms (machine stall " << ms(stall)
-                   << " ms); at most " << most_in_flight.load() << " fibers between first request and last reply");
+                   << " ms); at most " << in_flight.peak() << " fibers between first request and last reply");
   CHECK(threads.size() == 1);  // all on the one worker
   // The fibers' round trips interleave: a worker that blocked in a fiber's poll would run
   // each client from its first request to its last reply before the next began (1 at once).
-  CHECK(most_in_flight.load() >= kClients / 2);
+  CHECK(in_flight.peak() >= kClients / 2);
   // Round trips of microseconds: a fiber that waited out a poll timeout instead of being
   // woken by its reply (200 ms each) would take seconds.
   CHECK_MESSAGE(fibers_took < 3 * threads_took + 200ms * WEFT_TEST_SLACK + stall,

@@ -48,37 +48,35 @@ class MariadbServer {
                  "installs mariadb-server):\n" + read_text(dir_.path() / "install.log");
       return;
     }
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-      port_ = free_port();
-      process_ = std::make_unique<ServerProcess>(
-          std::vector<std::string>{"mariadbd", "--no-defaults", "--datadir=" + data.string(),
-                                   "--socket=" + (dir_.path() / "mariadb.sock").string(),
-                                   "--port=" + std::to_string(port_), "--bind-address=127.0.0.1",
-                                   "--skip-grant-tables", "--skip-log-bin", "--skip-name-resolve",
-                                   "--innodb-buffer-pool-size=16M", "--max-connections=200"},
-          dir_.path() / "mariadbd.log", SIGTERM, as);
-      if (!process_->wait_until_ready([&] { return ping(); }, seconds(30))) {
-        problem_ = "mariadbd did not start:\n" + process_->log();
-        process_.reset();  // stopped by PID; another port may be free
-      }
-    }
-    if (process_) problem_.clear();
+    server_ = start_on_free_port(
+        [&](int port) {
+          return std::vector<std::string>{"mariadbd", "--no-defaults", "--datadir=" + data.string(),
+                                          "--socket=" + (dir_.path() / "mariadb.sock").string(),
+                                          "--port=" + std::to_string(port), "--bind-address=127.0.0.1",
+                                          "--skip-grant-tables", "--skip-log-bin", "--skip-name-resolve",
+                                          "--innodb-buffer-pool-size=16M", "--max-connections=200"};
+        },
+        dir_.path() / "mariadbd.log", SIGTERM, as, ping, seconds(30));
+    if (!up()) problem_ = "mariadbd did not start:\n" + server_.failed_log;
   }
 
-  bool up() const { return process_ != nullptr; }
+  bool up() const { return server_.process != nullptr; }
   const std::string& problem() const { return problem_; }
-  int port() const { return port_; }
+  int port() const { return server_.port; }
 
   // A new connection as root over TCP, with the given read timeout in seconds (0: none);
   // on failure null and `error` says why.
-  Mysql connect(std::string& error, unsigned read_timeout = 0) const {
+  Mysql connect(std::string& error, unsigned read_timeout = 0) const { return connect_to(port(), error, read_timeout); }
+
+ private:
+  static Mysql connect_to(int port, std::string& error, unsigned read_timeout) {
     Mysql m(mysql_init(nullptr));
     if (!m) {
       error = "mysql_init returned null";
       return nullptr;
     }
     if (read_timeout > 0) mysql_options(m.get(), MYSQL_OPT_READ_TIMEOUT, &read_timeout);
-    if (mysql_real_connect(m.get(), "127.0.0.1", "root", nullptr, nullptr, static_cast<unsigned>(port_), nullptr,
+    if (mysql_real_connect(m.get(), "127.0.0.1", "root", nullptr, nullptr, static_cast<unsigned>(port), nullptr,
                            0) == nullptr) {
       error = mysql_error(m.get());
       return nullptr;
@@ -86,16 +84,14 @@ class MariadbServer {
     return m;
   }
 
- private:
-  bool ping() const {
+  static bool ping(int port) {
     std::string ignored;
-    return connect(ignored) != nullptr;
+    return connect_to(port, ignored, 0) != nullptr;
   }
 
   TempDir dir_;  // declared first: removed after the server has stopped
-  int port_ = 0;
   std::string problem_;
-  std::unique_ptr<ServerProcess> process_;
+  ServerOnPort server_;
 };
 
 }  // namespace weft_test

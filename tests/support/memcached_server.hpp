@@ -9,7 +9,6 @@
 
 #include <csignal>
 #include <chrono>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,28 +16,21 @@ namespace weft_test {
 
 class MemcachedServer {
  public:
-  MemcachedServer() : dir_("weft-memcached") {
-    const RunAs as = run_as_if_root("memcache");
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-      port_ = free_port();
-      std::vector<std::string> argv = {"memcached", "-l", "127.0.0.1", "-p", std::to_string(port_), "-U", "0"};
-      process_ = std::make_unique<ServerProcess>(argv, dir_.path() / "memcached.log", SIGTERM, as);
-      if (!process_->wait_until_ready([&] { return port_open(port_); }, std::chrono::seconds(10))) {
-        log_ = process_->log();
-        process_.reset();  // stopped by PID; another port may be free
-      }
-    }
-  }
-  bool up() const { return process_ != nullptr; }
-  int port() const { return port_; }
-  pid_t pid() const { return process_ ? process_->pid() : -1; }
-  std::string log() const { return process_ ? process_->log() : log_; }
+  MemcachedServer()
+      : dir_("weft-memcached"),
+        server_(start_on_free_port(
+            [](int port) {
+              return std::vector<std::string>{"memcached", "-l", "127.0.0.1", "-p", std::to_string(port), "-U", "0"};
+            },
+            dir_.path() / "memcached.log", SIGTERM, run_as_if_root("memcache"), port_open, std::chrono::seconds(10))) {}
+  bool up() const { return server_.process != nullptr; }
+  int port() const { return server_.port; }
+  pid_t pid() const { return up() ? server_.process->pid() : -1; }
+  std::string log() const { return up() ? server_.process->log() : server_.failed_log; }
 
  private:
-  TempDir dir_;
-  int port_ = 0;
-  std::string log_;
-  std::unique_ptr<ServerProcess> process_;
+  TempDir dir_;  // declared first: removed after the server has stopped
+  ServerOnPort server_;
 };
 
 struct MemcachedFree {
