@@ -11,6 +11,7 @@
 // test, against the same server.
 #include <weft/weft.hpp>
 
+#include "support/fan_out.hpp"
 #include "support/one_worker.hpp"
 #include "support/stall_watch.hpp"
 #include "support/timing.hpp"
@@ -108,15 +109,6 @@ Echoed echo_once(unsigned short port, int i) {
   return out;
 }
 
-// kClients clients at once, each a plain thread, against `port`.
-std::vector<Echoed> from_threads(unsigned short port) {
-  std::vector<Echoed> out(kClients);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kClients; ++i) threads.emplace_back([&, i] { out[i] = echo_once(port, i); });
-  for (auto& t : threads) t.join();
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("Boost.Asio sync sockets: an echo server in a fiber, 20 client fibers on the same worker, as 20 threads") {
@@ -125,11 +117,11 @@ TEST_CASE("Boost.Asio sync sockets: an echo server in a fiber, 20 client fibers 
   // References in the same run, against the same fiber server: 20 plain threads at once,
   // then one plain thread taking the 20 in turn.
   std::vector<Echoed> by_threads;
-  Clock::duration threads_took{}, serial_took{};
+  Clock::duration threads_took{}, serial_took{}, fibers_took{};
   {
     FiberEchoServer server(2 * kClients);
     const unsigned short port = server.port();
-    threads_took = weft_test::took([&] { by_threads = from_threads(port); });
+    by_threads = weft_test::on_threads(kClients, [&](int i) { return echo_once(port, i); }, threads_took);
     serial_took = weft_test::took([&] {
       for (int i = 0; i < kClients; ++i) REQUIRE(echo_once(port, i).intact);
     });
@@ -143,11 +135,8 @@ TEST_CASE("Boost.Asio sync sockets: an echo server in a fiber, 20 client fibers 
   stall_watch.reset();
   FiberEchoServer server(kClients);
   const unsigned short port = server.port();
-  const auto start = Clock::now();
-  std::vector<weft::Unfuture<Echoed>> clients;
-  for (int i = 0; i < kClients; ++i) clients.push_back(weft::spawn(echo_once, port, i));
-  const std::vector<Echoed> results = weft::when_all(clients).get();
-  const auto fibers_took = Clock::now() - start;
+  const std::vector<Echoed> results =
+      weft_test::in_fibers(kClients, [&](int i) { return echo_once(port, i); }, fibers_took);
   server.join();  // every connection served, no exception in the server's fibers
   const auto stall = stall_watch.worst();
 

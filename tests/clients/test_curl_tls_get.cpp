@@ -12,6 +12,7 @@
 #include <weft/weft.hpp>
 
 #include "support/cpu_time.hpp"
+#include "support/fan_out.hpp"
 #include "support/one_worker.hpp"
 #include "support/peak_count.hpp"
 #include "support/server_process.hpp"
@@ -132,12 +133,9 @@ TEST_CASE("libcurl over TLS: 20 fibers on one worker each GET from openssl s_ser
     TlsServer server;
     REQUIRE_MESSAGE(server.up(), server.problem());
 
-    std::vector<Fetched> by_threads(kClients);
-    const auto threads_took = weft_test::took([&] {
-      std::vector<std::thread> threads;
-      for (int i = 0; i < kClients; ++i) threads.emplace_back([&, i] { by_threads[i] = fetch(server); });
-      for (auto& t : threads) t.join();
-    });
+    auto fetch_from_server = [&](int) { return fetch(server); };
+    Clock::duration threads_took{}, fibers_took{};
+    const std::vector<Fetched> by_threads = weft_test::on_threads(kClients, fetch_from_server, threads_took);
     for (const Fetched& f : by_threads) {
       REQUIRE_MESSAGE(f.error.empty(), f.error);
       REQUIRE(from_s_server(f));
@@ -147,11 +145,7 @@ TEST_CASE("libcurl over TLS: 20 fibers on one worker each GET from openssl s_ser
     in_perform.reset();
     weft_test::Ticker ticker(kTick);
     weft_test::CostMeter cost;
-    const auto start = Clock::now();
-    std::vector<weft::Unfuture<Fetched>> fibers;
-    for (int i = 0; i < kClients; ++i) fibers.push_back(weft::spawn([&] { return fetch(server); }));
-    const std::vector<Fetched> results = weft::when_all(fibers).get();
-    const auto fibers_took = Clock::now() - start;
+    const std::vector<Fetched> results = weft_test::in_fibers(kClients, fetch_from_server, fibers_took);
     cost.stop();
     ticker.finish();
     const auto stall = stall_watch.worst();

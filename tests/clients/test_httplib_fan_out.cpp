@@ -12,6 +12,7 @@
 // In both, the 200 ms waits must overlap: the handlers count how many wait at once.
 #include <weft/weft.hpp>
 
+#include "support/fan_out.hpp"
 #include "support/one_worker.hpp"
 #include "support/peak_count.hpp"
 #include "support/stall_watch.hpp"
@@ -137,22 +138,11 @@ Answer get(int port, int i) {
 }
 
 std::vector<Answer> from_threads(int port, Clock::duration& took) {
-  std::vector<Answer> out(kClients);
-  took = weft_test::took([&] {
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kClients; ++i) threads.emplace_back([&, i] { out[i] = get(port, i); });
-    for (auto& t : threads) t.join();
-  });
-  return out;
+  return weft_test::on_threads(kClients, [port](int i) { return get(port, i); }, took);
 }
 
 std::vector<Answer> from_fibers(int port, Clock::duration& took) {
-  const auto start = Clock::now();
-  std::vector<weft::Unfuture<Answer>> fibers;
-  for (int i = 0; i < kClients; ++i) fibers.push_back(weft::spawn(get, port, i));
-  std::vector<Answer> out = weft::when_all(fibers).get();
-  took = Clock::now() - start;
-  return out;
+  return weft_test::in_fibers(kClients, [port](int i) { return get(port, i); }, took);
 }
 
 // Every client got its own answer (a request or response cut short, crossed connections or

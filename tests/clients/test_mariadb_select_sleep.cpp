@@ -13,6 +13,7 @@
 #include <weft/weft.hpp>
 
 #include "support/mariadb_server.hpp"
+#include "support/fan_out.hpp"
 #include "support/one_worker.hpp"
 #include "support/server_process.hpp"
 #include "support/stall_watch.hpp"
@@ -136,23 +137,16 @@ TEST_CASE("MariaDB Connector/C: 20 fibers on one worker, each its own connection
 
   // References in the same run: 20 plain threads at once, and one plain thread in turn.
   stall_watch.reset();
-  std::vector<Outcome> by_threads(kFibers);
-  const auto threads_took = weft_test::took([&] {
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kFibers; ++i) threads.emplace_back([&, i] { by_threads[i] = connect_and_sleep(server); });
-    for (auto& t : threads) t.join();
-  });
+  auto connect_and_sleep_on = [&](int) { return connect_and_sleep(server); };
+  Clock::duration threads_took{}, fibers_took{};
+  const std::vector<Outcome> by_threads = weft_test::on_threads(kFibers, connect_and_sleep_on, threads_took);
   for (const Outcome& o : by_threads) REQUIRE_MESSAGE(o.error.empty(), o.error);
   const auto serial_took = weft_test::took([&] {
     for (int i = 0; i < kFibers; ++i) REQUIRE(connect_and_sleep(server).error.empty());
   });
 
   stall_watch.reset();
-  const auto start = Clock::now();
-  std::vector<weft::Unfuture<Outcome>> fibers;
-  for (int i = 0; i < kFibers; ++i) fibers.push_back(weft::spawn([&] { return connect_and_sleep(server); }));
-  const std::vector<Outcome> outcomes = weft::when_all(fibers).get();
-  const auto fibers_took = Clock::now() - start;
+  const std::vector<Outcome> outcomes = weft_test::in_fibers(kFibers, connect_and_sleep_on, fibers_took);
   const auto stall = stall_watch.worst();
 
   std::set<unsigned long> connections;

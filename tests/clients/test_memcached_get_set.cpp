@@ -12,6 +12,7 @@
 #include <weft/weft.hpp>
 
 #include "support/memcached_server.hpp"
+#include "support/fan_out.hpp"
 #include "support/one_worker.hpp"
 #include "support/peak_count.hpp"
 #include "support/stall_watch.hpp"
@@ -141,25 +142,15 @@ TEST_CASE("libmemcached: 50 fibers on one worker set and get their own keys, as 
   MemcachedServer server;
   REQUIRE_MESSAGE(server.up(), "memcached did not start:\n" << server.log());
 
-  std::vector<Outcome> by_threads(kClients);
-  const auto threads_took = weft_test::took([&] {
-    std::vector<std::thread> threads;
-    for (int i = 0; i < kClients; ++i) {
-      threads.emplace_back([&, i] { by_threads[i] = set_and_get(server.port(), "thread" + std::to_string(i)); });
-    }
-    for (auto& t : threads) t.join();
-  });
+  Clock::duration threads_took{}, fibers_took{};
+  const std::vector<Outcome> by_threads = weft_test::on_threads(
+      kClients, [&](int i) { return set_and_get(server.port(), "thread" + std::to_string(i)); }, threads_took);
   for (const Outcome& o : by_threads) REQUIRE_MESSAGE(o.error.empty(), o.error);
 
   stall_watch.reset();
   in_flight.reset();
-  const auto start = Clock::now();
-  std::vector<weft::Unfuture<Outcome>> fibers;
-  for (int i = 0; i < kClients; ++i) {
-    fibers.push_back(weft::spawn([&, i] { return set_and_get(server.port(), "fiber" + std::to_string(i)); }));
-  }
-  const std::vector<Outcome> outcomes = weft::when_all(fibers).get();
-  const auto fibers_took = Clock::now() - start;
+  const std::vector<Outcome> outcomes = weft_test::in_fibers(
+      kClients, [&](int i) { return set_and_get(server.port(), "fiber" + std::to_string(i)); }, fibers_took);
   const auto stall = stall_watch.worst();
 
   std::set<std::thread::id> threads;

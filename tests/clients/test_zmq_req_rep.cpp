@@ -11,6 +11,7 @@
 // answers each request 50 ms after it came, on 127.0.0.1 and a port the kernel picked.
 #include <weft/weft.hpp>
 
+#include "support/fan_out.hpp"
 #include "support/one_worker.hpp"
 #include "support/stall_watch.hpp"
 #include "support/timing.hpp"
@@ -141,23 +142,16 @@ TEST_CASE("ZeroMQ: 20 REQ fibers on one worker, each a round trip to a server th
     const std::string endpoint = server.endpoint();
 
     // References in the same run: 20 plain threads at once, one plain thread in turn.
-    std::vector<Answered> by_threads(kClients);
-    const auto threads_took = weft_test::took([&] {
-      std::vector<std::thread> threads;
-      for (int i = 0; i < kClients; ++i) threads.emplace_back([&, i] { by_threads[i] = ask(context, endpoint, i); });
-      for (auto& t : threads) t.join();
-    });
+    auto ask_server = [&](int i) { return ask(context, endpoint, i); };
+    Clock::duration threads_took{}, fibers_took{};
+    const std::vector<Answered> by_threads = weft_test::on_threads(kClients, ask_server, threads_took);
     for (const Answered& a : by_threads) REQUIRE_MESSAGE(a.error.empty(), a.error);
     const auto serial_took = weft_test::took([&] {
       for (int i = 0; i < kClients; ++i) REQUIRE(ask(context, endpoint, i).error.empty());
     });
 
     stall_watch.reset();
-    const auto start = Clock::now();
-    std::vector<weft::Unfuture<Answered>> fibers;
-    for (int i = 0; i < kClients; ++i) fibers.push_back(weft::spawn(ask, context, endpoint, i));
-    const std::vector<Answered> results = weft::when_all(fibers).get();
-    const auto fibers_took = Clock::now() - start;
+    const std::vector<Answered> results = weft_test::in_fibers(kClients, ask_server, fibers_took);
     const auto stall = stall_watch.worst();
 
     std::set<std::thread::id> threads;
