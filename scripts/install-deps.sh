@@ -10,6 +10,7 @@ packages=(
   # tests/clients: real clients against real servers, which the tests start themselves
   libhiredis-dev libcurl4-openssl-dev libpq-dev redis-server postgresql
   libmemcached-dev memcached libcpp-httplib-dev
+  mariadb-server libmariadb-dev libzmq3-dev openssl
 )
 # Benchmarks compare against a Go peer, and hiredis's async API on libevent against a
 # redis-server; only fetched when asked for.

@@ -11,7 +11,7 @@
 #include <weft/weft.hpp>
 
 #include "support/one_worker.hpp"
-#include "support/server_process.hpp"
+#include "support/memcached_server.hpp"
 #include "support/stall_watch.hpp"
 #include "support/ticker.hpp"
 #include "support/timing.hpp"
@@ -43,31 +43,6 @@ constexpr auto kTick = 5ms;
 
 weft_test::StallWatch stall_watch;
 
-class Memcached {
- public:
-  Memcached() : dir_("weft-memcached") {
-    const weft_test::RunAs as = weft_test::run_as_if_root("memcache");
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-      port_ = weft_test::free_port();
-      std::vector<std::string> argv = {"memcached", "-l", "127.0.0.1", "-p", std::to_string(port_), "-U", "0"};
-      process_ = std::make_unique<weft_test::ServerProcess>(argv, dir_.path() / "memcached.log", SIGTERM, as);
-      if (!process_->wait_until_ready([&] { return weft_test::port_open(port_); }, 10s)) {
-        log_ = process_->log();
-        process_.reset();
-      }
-    }
-  }
-  bool up() const { return process_ != nullptr; }
-  int port() const { return port_; }
-  std::string log() const { return process_ ? process_->log() : log_; }
-
- private:
-  weft_test::TempDir dir_;
-  int port_ = 0;
-  std::string log_;
-  std::unique_ptr<weft_test::ServerProcess> process_;
-};
-
 struct PoolDestroy {
   void operator()(memcached_pool_st* p) const {
     if (memcached_st* base = memcached_pool_destroy(p)) memcached_free(base);
@@ -90,7 +65,7 @@ struct Outcome {
 
 TEST_CASE("libmemcachedutil: 20 fibers on one worker share a pool of 2, popping with block = true") {
   one_worker();
-  Memcached server;
+  weft_test::MemcachedServer server;
   REQUIRE_MESSAGE(server.up(), "memcached did not start:\n" << server.log());
   Pool pool = make_pool(server.port());
   REQUIRE(pool != nullptr);
@@ -153,7 +128,7 @@ TEST_CASE("libmemcachedutil: 20 fibers on one worker share a pool of 2, popping 
 
 TEST_CASE("libmemcachedutil: a fetch with a timeout on an empty pool gives up in time, the worker running on") {
   one_worker();
-  Memcached server;
+  weft_test::MemcachedServer server;
   REQUIRE_MESSAGE(server.up(), "memcached did not start:\n" << server.log());
   Pool pool = make_pool(server.port());
   REQUIRE(pool != nullptr);

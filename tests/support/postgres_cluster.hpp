@@ -65,34 +65,31 @@ class PostgresCluster {
                  read_text(dir_.path() / "initdb.log");
       return;
     }
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-      port_ = free_port();
-      process_ = std::make_unique<ServerProcess>(
-          std::vector<std::string>{(bindir_ / "postgres").string(), "-D", data.string(), "-p",
-                                   std::to_string(port_), "-k", dir_.path().string(), "-c",
-                                   "listen_addresses=127.0.0.1", "-c", "max_connections=200",
-                                   "-c", "fsync=off", "-c", "synchronous_commit=off"},
-          dir_.path() / "postgres.log", SIGINT, as);
-      if (!process_->wait_until_ready([&] { return PQping(conninfo().c_str()) == PQPING_OK; }, seconds(30))) {
-        problem_ = "postgres did not start:\n" + process_->log();
-        process_.reset();  // stopped by PID; another port may be free
-      }
-    }
-    if (process_) problem_.clear();
+    server_ = start_on_free_port(
+        [&](int port) {
+          return std::vector<std::string>{(bindir_ / "postgres").string(), "-D", data.string(), "-p",
+                                          std::to_string(port), "-k", dir_.path().string(), "-c",
+                                          "listen_addresses=127.0.0.1", "-c", "max_connections=200",
+                                          "-c", "fsync=off", "-c", "synchronous_commit=off"};
+        },
+        dir_.path() / "postgres.log", SIGINT, as,
+        [](int port) { return PQping(conninfo_for(port).c_str()) == PQPING_OK; }, seconds(30));
+    if (!up()) problem_ = "postgres did not start:\n" + server_.failed_log;
   }
 
-  bool up() const { return process_ != nullptr; }
+  bool up() const { return server_.process != nullptr; }
   const std::string& problem() const { return problem_; }
-  std::string conninfo() const {
-    return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
-  }
+  std::string conninfo() const { return conninfo_for(server_.port); }
 
  private:
+  static std::string conninfo_for(int port) {
+    return "host=127.0.0.1 port=" + std::to_string(port) + " user=postgres dbname=postgres";
+  }
+
   TempDir dir_;  // declared first: removed after the server has stopped
   std::filesystem::path bindir_;
-  int port_ = 0;
   std::string problem_;
-  std::unique_ptr<ServerProcess> process_;
+  ServerOnPort server_;
 };
 
 }  // namespace weft_test

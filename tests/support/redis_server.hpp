@@ -36,38 +36,31 @@ inline Reply command(redisContext* c, const char* format, ...) {
 // redis-server on 127.0.0.1:port(), data (none is saved) and log in a temporary directory.
 class RedisServer {
  public:
-  RedisServer() : dir_("weft-redis") {
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-      port_ = free_port();
-      process_ = std::make_unique<ServerProcess>(
-          std::vector<std::string>{"redis-server", "--port", std::to_string(port_), "--bind",
-                                   "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize",
-                                   "no", "--maxclients", "4000", "--dir", dir_.path().string(),
-                                   "--logfile", ""},
-          dir_.path() / "redis.log", SIGTERM);
-      if (!process_->wait_until_ready([&] { return ping(); }, std::chrono::seconds(10))) {
-        log_ = process_->log();
-        process_.reset();  // stopped by PID; another port may be free
-      }
-    }
-  }
-  bool up() const { return process_ != nullptr; }
-  int port() const { return port_; }
-  std::string log() const { return process_ ? process_->log() : log_; }
-  Context connect() const { return Context(redisConnect("127.0.0.1", port_)); }
+  RedisServer()
+      : dir_("weft-redis"),
+        server_(start_on_free_port(
+            [&](int port) {
+              return std::vector<std::string>{"redis-server", "--port", std::to_string(port), "--bind",
+                                              "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize",
+                                              "no", "--maxclients", "4000", "--dir", dir_.path().string(),
+                                              "--logfile", ""};
+            },
+            dir_.path() / "redis.log", SIGTERM, {}, ping, std::chrono::seconds(10))) {}
+  bool up() const { return server_.process != nullptr; }
+  int port() const { return server_.port; }
+  std::string log() const { return up() ? server_.process->log() : server_.failed_log; }
+  Context connect() const { return Context(redisConnect("127.0.0.1", server_.port)); }
 
  private:
-  bool ping() const {
-    Context c = connect();
+  static bool ping(int port) {
+    Context c(redisConnect("127.0.0.1", port));
     if (!c || c->err) return false;
     Reply r = command(c.get(), "PING");
     return r && r->type == REDIS_REPLY_STATUS && std::string(r->str, r->len) == "PONG";
   }
 
-  TempDir dir_;
-  int port_ = 0;
-  std::string log_;
-  std::unique_ptr<ServerProcess> process_;
+  TempDir dir_;  // declared first: removed after the server has stopped
+  ServerOnPort server_;
 };
 
 // A field of INFO's output ("blocked_clients" in section "clients"), or "" if absent.

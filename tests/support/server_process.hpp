@@ -25,6 +25,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -254,5 +255,29 @@ class ServerProcess {
   std::string description_;
   pid_t pid_ = -1;
 };
+
+// A server on 127.0.0.1 and a port that was free a moment ago: another process may take the
+// port before the server binds it, so up to three tries on fresh ports, a failed one
+// stopped by PID. `argv_for(port)` gives the command, `ready(port)` says when it serves.
+struct ServerOnPort {
+  std::unique_ptr<ServerProcess> process;  // null when every try failed
+  int port = 0;
+  std::string failed_log;  // the last failed try's output
+};
+
+template <class ArgvFor, class Ready>
+ServerOnPort start_on_free_port(ArgvFor argv_for, const std::filesystem::path& log_path, int stop_signal,
+                                const RunAs& as, Ready ready, std::chrono::milliseconds deadline) {
+  ServerOnPort s;
+  for (int attempt = 0; attempt < 3 && !s.process; ++attempt) {
+    s.port = free_port();
+    s.process = std::make_unique<ServerProcess>(argv_for(s.port), log_path, stop_signal, as);
+    if (!s.process->wait_until_ready([&] { return ready(s.port); }, deadline)) {
+      s.failed_log = s.process->log();
+      s.process.reset();
+    }
+  }
+  return s;
+}
 
 }  // namespace weft_test
