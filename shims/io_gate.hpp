@@ -54,6 +54,11 @@ class IoGate {
         borrowed_ = kind == FdKind::borrowed;
       }
       file_ = kind == FdKind::file;
+    } else if (!in_fiber_ && fd >= 0) {
+      // Noted before the call: if the flag goes back to the user's while it runs, its
+      // EAGAIN may be the old flag's (see wait()).
+      const FdState* s = rt::find_fd_state(fd);
+      managed_before_ = s != nullptr && s->kind.load(std::memory_order_acquire) == FdKind::managed;
     }
   }
 
@@ -82,9 +87,9 @@ class IoGate {
   bool wait() noexcept {
     if (!in_fiber_ && !adopt_for_thread()) {
       // The kernel's flag went back to the user's while this thread's call ran (a dup or a
-      // stream of the fd, elsewhere): its EAGAIN may be the old flag's. Once more, as the
-      // user's fd now behaves; a second EAGAIN is the user's own (SO_RCVTIMEO).
-      if (handed_back_to_thread() && !std::exchange(retried_, true)) return true;
+      // stream of the fd, elsewhere): its EAGAIN was the old flag's. Once more, as the
+      // user's fd now behaves (blocking, within SO_RCVTIMEO).
+      if (managed_before_ && handed_back_to_thread() && !std::exchange(retried_, true)) return true;
       return fail(EAGAIN);
     }
     if (user_nonblock()) return fail(EAGAIN);
@@ -105,7 +110,9 @@ class IoGate {
   // The kernel does not block on this fd only because weft keeps it from blocking, so a
   // partial write must be continued as the kernel would have.
   bool emulating_blocking() noexcept {
-    if (!in_fiber_ && !adopt_for_thread()) return handed_back_to_thread() && !user_nonblock_in_kernel();
+    if (!in_fiber_ && !adopt_for_thread()) {
+      return managed_before_ && handed_back_to_thread() && !user_nonblock_in_kernel();
+    }
     return (managed_ || borrowed_) && !user_nonblock();
   }
 
@@ -155,6 +162,7 @@ class IoGate {
   bool borrowed_ = false;
   bool file_ = false;
   bool retried_ = false;
+  bool managed_before_ = false;  // a plain thread's fd was weft's when the call began
   int kernel_flags_ = kUnknownFlags;
   FdState* state_ = nullptr;
   std::uint32_t generation_ = 0;
