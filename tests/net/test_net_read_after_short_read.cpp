@@ -8,6 +8,7 @@
 #include <weft/net.hpp>
 #include <weft/weft.hpp>
 
+#include "support/fd_passing.hpp"
 #include "support/net_places.hpp"
 #include "support/one_worker.hpp"
 
@@ -314,20 +315,7 @@ TEST_CASE("a short read that stops at a message carrying fds does not strand the
     const int sender = a.fd();
     const std::string got = read_after_coalesced_edges(b, 2, 2, [sender] {
       int passed = ::dup(1);
-      char cbuf[CMSG_SPACE(sizeof(int))] = {};
-      char byte = 'a';
-      iovec iov{&byte, 1};
-      msghdr msg{};
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = cbuf;
-      msg.msg_controllen = sizeof cbuf;
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(c), &passed, sizeof passed);
-      CHECK(::sendmsg(sender, &msg, 0) == 1);
+      CHECK(weft_test::send_with_fd(sender, "a", passed) == 1);
       ::close(passed);
       CHECK(::send(sender, "b", 1, 0) == 1);
     });

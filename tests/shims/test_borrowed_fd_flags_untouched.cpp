@@ -10,6 +10,7 @@
 #include <weft/weft.hpp>
 
 #include "support/child_process.hpp"
+#include "support/fd_passing.hpp"
 #include "support/one_worker.hpp"
 #include "support/ticker.hpp"
 #include "support/timing.hpp"
@@ -139,38 +140,12 @@ TEST_CASE("a fiber's read on an fd received over SCM_RIGHTS leaves its flags as 
   p.b = f[1];
 
   // A plain thread sends the pipe's read end; a fiber receives it.
-  {
-    char byte = 'f';
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &p.a, sizeof(int));
-    REQUIRE(::sendmsg(carrier.a, &msg, 0) == 1);
-  }
+  REQUIRE(weft_test::send_with_fd(carrier.a, "f", p.a) == 1);
   Fds received;
   received.a = weft::run([&] {
-    char byte;
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    if (::recvmsg(carrier.b, &msg, 0) != 1) return -1;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return -1;
-    int fd;
-    std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-    return fd;
+    std::string text;
+    int fd = -1;
+    return weft_test::recv_with_fd(carrier.b, &text, &fd) == 1 ? fd : -1;
   });
   REQUIRE(received.a >= 0);
 

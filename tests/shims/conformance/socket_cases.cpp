@@ -9,6 +9,7 @@
 #include "conformance.hpp"
 #include "timings.hpp"
 #include "fds.hpp"
+#include "support/fd_passing.hpp"
 #include "support/timing.hpp"
 
 #include <arpa/inet.h>
@@ -1061,41 +1062,15 @@ TEST_CASE("setsockopt/getsockopt: values and errors as in libc") {
 
 namespace {
 
-// Sends `text` on fd with `passed` in SCM_RIGHTS.
-ssize_t send_with_fd(int fd, const char* text, int passed) {
-  iovec iov{const_cast<char*>(text), std::strlen(text)};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &passed, sizeof passed);
-  return ::sendmsg(fd, &m, 0);
-}
+using weft_test::send_with_fd;
 
 // Receives on fd: the text, and the fd passed with it (or -1) in *passed.
 std::string recv_with_fd(int fd, int* passed) {
-  char buf[32];
-  iovec iov{buf, sizeof buf};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr m{};
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = control;
-  m.msg_controllen = sizeof control;
-  const ssize_t n = ::recvmsg(fd, &m, 0);
-  *passed = -1;
+  std::string text;
+  int flags = 0;
+  const ssize_t n = weft_test::recv_with_fd(fd, &text, passed, &flags);
   if (n < 0) return err_name(n);
-  cmsghdr* c = CMSG_FIRSTHDR(&m);
-  if (c != nullptr && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-    std::memcpy(passed, CMSG_DATA(c), sizeof *passed);
-  }
-  return std::string(buf, n) + (m.msg_flags & MSG_CTRUNC ? " ctrunc" : "");
+  return text + (flags & MSG_CTRUNC ? " ctrunc" : "");
 }
 
 }  // namespace
