@@ -5,9 +5,10 @@
 // errno (for EAI_SYSTEM) and h_errno come back to the calling thread.
 //
 // Lookups that need no resolver run on the worker, as on a plain thread: getaddrinfo of a
-// numeric address (or none, or with AI_NUMERICHOST) and a numeric port (or none), and
-// getnameinfo with NI_NUMERICHOST and NI_NUMERICSERV. glibc answers those from the
-// arguments alone, so it is glibc's exact answer, without the pool's two thread hops.
+// numeric address (or none, or with AI_NUMERICHOST) or a name /etc/hosts gives (when
+// nsswitch.conf asks the file first), with a numeric port (or none); getnameinfo with
+// NI_NUMERICHOST and NI_NUMERICSERV. glibc answers those from the arguments or the file,
+// so it is glibc's exact answer, without the pool's two thread hops.
 //
 // A cancelled fiber (or one whose Timeout passes) stops waiting for getaddrinfo, which
 // returns EAI_SYSTEM with errno ECANCELED (ETIMEDOUT); the lookup finishes on the pool,
@@ -24,7 +25,15 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <sys/stat.h>
+
+#include <cctype>
+#include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <unordered_set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -145,15 +154,79 @@ int getaddrinfo_offloaded(const char* node, const char* service, const addrinfo*
   return lookup->result;
 }
 
-// Whether glibc answers getaddrinfo from its arguments alone: no host or a numeric one
-// (or AI_NUMERICHOST, which makes any other an error), and no service or a numeric one.
-// AI_CANONNAME goes to the pool, as may any name (even "localhost": nsswitch.conf decides).
+// The names /etc/hosts gives, when nsswitch.conf asks "files" first for hosts: glibc then
+// answers such a name from the file alone, and no query leaves the process. Read again
+// whenever either file changes (their mtimes are checked at each lookup).
+class HostsFile {
+ public:
+  // False too when anything fails (out of memory): the pool then answers, as before.
+  bool answers(const char* name) noexcept {
+    if (name == nullptr || *name == '\0') return false;
+    try {
+      std::string key(name);
+      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::lock_guard<std::mutex> held(lock_);
+      refresh_locked();
+      return files_first_ && names_.count(key) != 0;
+    } catch (...) {
+      return false;
+    }
+  }
+
+ private:
+  static std::int64_t mtime_ns(const char* path) {
+    struct stat st;
+    if (::stat(path, &st) != 0) return -1;
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  }
+
+  void refresh_locked() {
+    const std::int64_t hosts = mtime_ns("/etc/hosts"), nss = mtime_ns("/etc/nsswitch.conf");
+    if (hosts == hosts_mtime_ && nss == nss_mtime_) return;
+    hosts_mtime_ = hosts;
+    nss_mtime_ = nss;
+    files_first_ = false;
+    names_.clear();
+    std::ifstream conf("/etc/nsswitch.conf");
+    for (std::string line; std::getline(conf, line);) {
+      std::istringstream words(line.substr(0, line.find('#')));
+      std::string database, first;
+      if (words >> database >> first && database == "hosts:") files_first_ = first == "files";
+    }
+    std::ifstream file("/etc/hosts");
+    for (std::string line; std::getline(file, line);) {
+      std::istringstream words(line.substr(0, line.find('#')));
+      std::string address, name;
+      if (!(words >> address)) continue;
+      while (words >> name) {
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        names_.insert(name);
+      }
+    }
+  }
+
+  std::mutex lock_;
+  std::int64_t hosts_mtime_ = -2, nss_mtime_ = -2;
+  bool files_first_ = false;
+  std::unordered_set<std::string> names_;
+};
+
+HostsFile& hosts_file() {
+  static HostsFile* file = new HostsFile;  // never destroyed: lookups may run during exit
+  return *file;
+}
+
+// Whether glibc answers getaddrinfo without leaving the process: no host, a numeric one (or
+// AI_NUMERICHOST, which makes any other an error) or one /etc/hosts gives while
+// nsswitch.conf asks it first; and no service or a numeric one. AI_CANONNAME goes to the
+// pool.
 bool answered_without_lookup(const char* node, const char* service, const addrinfo* hints) noexcept {
   const int flags = hints != nullptr ? hints->ai_flags : 0;
   if ((flags & AI_CANONNAME) != 0) return false;
   if (node != nullptr && (flags & AI_NUMERICHOST) == 0) {
     unsigned char address[sizeof(in6_addr)];
-    if (::inet_pton(AF_INET, node, address) != 1 && ::inet_pton(AF_INET6, node, address) != 1) return false;
+    const bool numeric = ::inet_pton(AF_INET, node, address) == 1 || ::inet_pton(AF_INET6, node, address) == 1;
+    if (!numeric && !hosts_file().answers(node)) return false;
   }
   if (service != nullptr && (flags & AI_NUMERICSERV) == 0) {
     if (*service == '\0') return false;

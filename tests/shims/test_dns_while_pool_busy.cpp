@@ -40,6 +40,7 @@ weft::Unfuture<int> lookup_in_fiber() {
   return weft::spawn([] {
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_CANONNAME;  // for the resolver pool: localhost alone is answered on the worker
     addrinfo* list = nullptr;
     const int rc = ::getaddrinfo("localhost", "80", &hints, &list);
     if (rc == 0 && list == nullptr) return -1;

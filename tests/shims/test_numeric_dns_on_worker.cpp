@@ -5,9 +5,9 @@
 //
 // How the test tells where it ran: a wait for the pool is a cancellable wait, so in a fiber
 // whose Timeout has passed a pooled lookup fails at once (EAI_SYSTEM, ETIMEDOUT), while one
-// that never waits answers. "localhost" (which may need nsswitch.conf) is the control that
-// shows the probe can fail. Before the fix every lookup in a fiber went to the pool: each
-// numeric one below failed with EAI_SYSTEM. Two workers.
+// that never waits answers. A name /etc/hosts lacks is the control that shows the probe
+// can fail. Before the fix every lookup in a fiber went to the pool: each
+// numeric one below failed with EAI_SYSTEM, as did localhost (from /etc/hosts). Two workers.
 #include <weft/weft.hpp>
 
 #include <doctest/doctest.h>
@@ -19,7 +19,9 @@
 
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -86,10 +88,19 @@ TEST_CASE("numeric getaddrinfo in a fiber answers on the worker, as libc does") 
   }
 }
 
-TEST_CASE("a lookup that needs the resolver still goes to the pool (the probe's control)") {
-  const auto call = [] { return lookup("localhost", "80", AF_UNSPEC, 0); };
-  CHECK(on_plain_thread(call).rfind("rc 0 ", 0) == 0);
-  CHECK(in_expired_fiber(call) == "rc " + std::to_string(EAI_SYSTEM) + " errno " + std::to_string(ETIMEDOUT));
+TEST_CASE("a name /etc/hosts gives answers on the worker too; one it does not goes to the pool") {
+  // Debian's /etc/hosts names localhost, and its nsswitch.conf asks the file first.
+  std::ifstream hosts("/etc/hosts");
+  const std::string text((std::istreambuf_iterator<char>(hosts)), std::istreambuf_iterator<char>());
+  REQUIRE_MESSAGE(text.find("localhost") != std::string::npos, "this machine's /etc/hosts lacks localhost");
+  const auto local = [] { return lookup("localhost", "80", AF_UNSPEC, 0); };
+  const std::string libc = on_plain_thread(local);
+  CHECK(libc.rfind("rc 0 ", 0) == 0);
+  CHECK(in_expired_fiber(local) == libc);
+  // The probe's control: a name the file lacks waits for the pool, and the passed Timeout
+  // stops that wait.
+  const auto missing = [] { return lookup("no-such-host.invalid", "80", AF_UNSPEC, 0); };
+  CHECK(in_expired_fiber(missing) == "rc " + std::to_string(EAI_SYSTEM) + " errno " + std::to_string(ETIMEDOUT));
   // A service by name, and AI_CANONNAME, may read files or ask the resolver too.
   CHECK(in_expired_fiber([] { return lookup("127.0.0.1", "http", AF_INET, 0); }).rfind("rc " + std::to_string(EAI_SYSTEM), 0) == 0);
   CHECK(in_expired_fiber([] { return lookup("127.0.0.1", "80", AF_INET, AI_CANONNAME); }).rfind("rc " + std::to_string(EAI_SYSTEM), 0) == 0);
