@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 using weft::shim::in_fiber;
 using weft::shim::offload_blocking;
@@ -91,7 +92,17 @@ pid_t wait(int* status) {
   return offload_blocking([=] { return WEFT_REAL(wait)(status); });
 }
 
-int waitid(idtype_t idtype, id_t id, siginfo_t* info, int options) {
+int waitid(idtype_t idtype_arg, id_t id, siginfo_t* info, int options) {
+  // An idtype outside the enum (EINVAL from the kernel) must not be read as one (UB): it
+  // goes to libc as the int it is.
+  int type = 0;
+  std::memcpy(&type, &idtype_arg, sizeof type);
+  const bool known = type == P_ALL || type == P_PID || type == P_PGID || type == P_PIDFD;
+  if (!known) {
+    using AsInt = int (*)(int, id_t, siginfo_t*, int);
+    return reinterpret_cast<AsInt>(WEFT_REAL(waitid))(type, id, info, options);
+  }
+  const auto idtype = static_cast<idtype_t>(type);
   if (!in_fiber() || (options & WNOHANG) != 0) return WEFT_REAL(waitid)(idtype, id, info, options);
   auto blocking = [=] { return WEFT_REAL(waitid)(idtype, id, info, options); };
   // waitid's WNOHANG says "nothing yet" by a zero si_pid, not by its result.

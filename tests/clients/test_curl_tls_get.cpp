@@ -163,9 +163,10 @@ TEST_CASE("libcurl over TLS: 20 fibers on one worker each GET from openssl s_ser
                      << " fibers in curl_easy_perform at once; ticker's worst gap " << ms(ticker.worst_gap())
                      << " ms (machine stall " << ms(stall) << " ms); CPU " << cost.cpu().count() / 1000 << " ms");
     CHECK(threads.size() == 1);  // all on the one worker
-    // All transfers under way together: a worker blocked in one fiber's TLS read would take
-    // each GET from start to end before the next fiber ran (1 at once).
-    CHECK(in_perform.peak() > kClients / 2);
+    // Transfers under way together: a worker blocked in one fiber's TLS read would take
+    // each GET from start to end before the next fiber ran (1 at once). Under a sanitizer
+    // the handshakes' CPU spreads the starts out (10 of 20 at once was seen under ASan).
+    CHECK(in_perform.peak() > kClients / 2 / WEFT_TEST_SLACK);
     CHECK_MESSAGE(fibers_took < 3 * threads_took + 300ms * WEFT_TEST_SLACK + stall,
                   "fibers " << ms(fibers_took) << " ms, threads " << ms(threads_took) << " ms");
     // Each transfer costs the worker 2-3 ms of CPU (a TLS context loading the CA file, the

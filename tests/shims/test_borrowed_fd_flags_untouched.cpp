@@ -109,7 +109,7 @@ TEST_CASE("a fiber's read and write on a pipe a plain thread made leave its flag
   const ParkedRead parked = read_in_fiber_while_thread_writes(p.a, p.b);
   CHECK(parked.result == 1);
   CHECK(parked.flags_clear_while_parked);
-  CHECK_MESSAGE(parked.ticks >= 10, "the worker ticked " << parked.ticks << " times while the fiber read");
+  CHECK_MESSAGE(parked.ticks >= 2, "the worker ticked " << parked.ticks << " times while the fiber read");
 
   const long wrote = weft::run([&] { return static_cast<long>(::write(p.b, "y", 1)); });
   CHECK(wrote == 1);
@@ -152,7 +152,9 @@ TEST_CASE("a fiber's read on an fd received over SCM_RIGHTS leaves its flags as 
   const ParkedRead parked = read_in_fiber_while_thread_writes(received.a, p.b);
   CHECK(parked.result == 1);
   CHECK(parked.flags_clear_while_parked);
-  CHECK(parked.ticks >= 10);
+  // A worker blocked in the read ticks 0 times (1 if a tick was under way); under a
+  // sanitizer on a loaded machine a parked one was seen to tick only a few times.
+  CHECK(parked.ticks >= 2);
   CHECK(!nonblocking_in_kernel(received.a));
   CHECK(!nonblocking_in_kernel(p.a));  // the sender's descriptor of the same file
   CHECK(!nonblocking_in_kernel(carrier.b));
@@ -224,5 +226,5 @@ TEST_CASE("a forked child's dup of a socket a fiber made leaves the O_NONBLOCK t
 
   const ParkedRead parked = read_in_fiber_while_thread_writes(s.a, s.b);
   CHECK(parked.result == 1);
-  CHECK_MESSAGE(parked.ticks >= 10, "the worker ticked " << parked.ticks << " times while the fiber read");
+  CHECK_MESSAGE(parked.ticks >= 2, "the worker ticked " << parked.ticks << " times while the fiber read");
 }
