@@ -166,15 +166,32 @@ IoWait block_on_fd(int fd, IoDir dir, std::int64_t deadline_ns) noexcept {
   return IoWait::ready;
 }
 
-void retire_fd(int fd) noexcept {
-  FdState* s = find_fd_state(fd);
-  if (s == nullptr) return;
-  auto lk = lock_fiber_spinlock(s->lock);
-  const int armed = reset_locked(*s);
+namespace {
+
+// retire_fd for an entry in hand.
+void retire_entry(int fd, FdState& s) noexcept {
+  auto lk = lock_fiber_spinlock(s.lock);
+  const int armed = reset_locked(s);
   lk.unlock();
   // Before the fd is closed: a dup of the same file elsewhere would keep the watch alive
   // under this number.
   disarm(armed, fd);
+}
+
+// After a close that weft did not hold the entry's lock across: a call that read the
+// generation meanwhile finds the number closed, waiters wake with EBADF, the watch goes.
+// What the entry says of the file is kept: the number may already name a new file.
+void mark_closed(int fd, FdState& s) noexcept {
+  auto lk = lock_fiber_spinlock(s.lock);
+  s.generation.fetch_add(1, std::memory_order_acq_rel);
+  wake_closed_locked(s);
+  disarm(std::exchange(s.armed_worker, -1), fd);
+}
+
+}  // namespace
+
+void retire_fd(int fd) noexcept {
+  if (FdState* s = find_fd_state(fd)) retire_entry(fd, *s);
 }
 
 int retire_fd_around_impl(int fd, int (*op)(void*), void* arg) noexcept {
@@ -187,12 +204,7 @@ int retire_fd_around_impl(int fd, int (*op)(void*), void* arg) noexcept {
     // file is kept: the number may already name a new file, adopted meanwhile.
     const int r = op(arg);
     const int err = errno;
-    if (fd >= 0 && (s = find_fd_state(fd)) != nullptr) {
-      auto lk = lock_fiber_spinlock(s->lock);
-      s->generation.fetch_add(1, std::memory_order_acq_rel);
-      wake_closed_locked(*s);
-      disarm(std::exchange(s->armed_worker, -1), fd);
-    }
+    if (fd >= 0 && (s = find_fd_state(fd)) != nullptr) mark_closed(fd, *s);
     errno = err;
     return r;
   }
@@ -209,20 +221,10 @@ int retire_fd_around_impl(int fd, int (*op)(void*), void* arg) noexcept {
 }
 
 int retire_fd_range_around_impl(int first, int last, int (*op)(void*), void* arg) noexcept {
-  for_each_fd_state(first, last, [](int fd, FdState& s, void*) {
-    auto lk = lock_fiber_spinlock(s.lock);
-    const int armed = reset_locked(s);
-    lk.unlock();
-    disarm(armed, fd);
-  }, nullptr);
+  for_each_fd_state(first, last, [](int fd, FdState& s, void*) { retire_entry(fd, s); }, nullptr);
   const int r = op(arg);
   const int err = errno;
-  for_each_fd_state(first, last, [](int fd, FdState& s, void*) {
-    auto lk = lock_fiber_spinlock(s.lock);
-    s.generation.fetch_add(1, std::memory_order_acq_rel);
-    wake_closed_locked(s);
-    disarm(std::exchange(s.armed_worker, -1), fd);
-  }, nullptr);
+  for_each_fd_state(first, last, [](int fd, FdState& s, void*) { mark_closed(fd, s); }, nullptr);
   errno = err;
   return r;
 }

@@ -35,6 +35,17 @@ inline bool ready_now(int fd, short events) noexcept {
   return WEFT_REAL(poll)(&p, 1, 0) != 0;
 }
 
+// Waits until fd is ready for `events` (or poll reports an error or hang-up on it): parked
+// in a fiber, through the poll shim; blocked in poll on a plain thread. Signals are waited
+// through. False with errno set if the wait failed or the fiber was cancelled.
+inline bool wait_until_ready(int fd, short events) noexcept {
+  pollfd p{fd, events, 0};
+  for (;;) {
+    if (::poll(&p, 1, -1) >= 0) return true;
+    if (errno != EINTR) return false;
+  }
+}
+
 // call() if fd is ready for `events`, or if may_wait() says the call would not wait at
 // all (it fails at once: the wrong direction, a socket that is not listening); else -1
 // with EAGAIN. poll cannot tell those failures from "not yet", and a fiber parked on

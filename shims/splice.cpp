@@ -16,6 +16,7 @@
 // works on regular files, which have no readiness: it runs on the blocking pool while the
 // fiber waits, shielded (it moves file offsets: offload.hpp).
 #include "io_gate.hpp"
+#include "nowait.hpp"
 #include "offload.hpp"
 
 #include <fcntl.h>
@@ -80,7 +81,7 @@ bool wait_both_ready(int in, int out) noexcept {
       errno = EAGAIN;
       return false;
     }
-    if (::poll(lacking, 1, -1) < 0 && errno != EINTR) return false;  // the poll shim
+    if (!weft::shim::wait_until_ready(lacking->fd, lacking->events)) return false;
   }
 }
 

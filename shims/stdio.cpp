@@ -17,6 +17,7 @@
 // fread of more than has come) or more than one write (more than the socket buffer takes)
 // blocks the worker for the rest, as a borrowed fd's readiness check can (nowait.hpp).
 #include "io_gate.hpp"
+#include "nowait.hpp"
 
 #include <poll.h>
 #include <stdio.h>
@@ -64,11 +65,7 @@ bool ready_stream(FILE* stream, short events, MayUseFd wait) noexcept {
   if (kind != FdKind::managed && kind != FdKind::borrowed) return true;
   if (kind == FdKind::managed) weft::rt::hand_back_flags(fd);
   if (!wait()) return true;
-  pollfd p{fd, events, 0};
-  for (;;) {
-    if (::poll(&p, 1, -1) >= 0) return true;  // the poll shim parks the fiber
-    if (errno != EINTR) return false;
-  }
+  return weft::shim::wait_until_ready(fd, events);
 }
 
 bool ready_to_read(FILE* stream) noexcept {

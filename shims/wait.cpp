@@ -10,6 +10,7 @@
 // Everything else (any child, a process group, stops and continues, system, pclose) runs
 // on the blocking pool while the fiber waits, shielded: it reaps when it ends (offload.hpp).
 #include "io_gate.hpp"
+#include "nowait.hpp"
 #include "offload.hpp"
 
 #include <poll.h>
@@ -36,13 +37,7 @@ bool exit_of_one_child(pid_t pid, int options) noexcept {
 
 // Parks until `pidfd` is readable (the child has ended). False with errno set if the wait
 // failed or the fiber was cancelled.
-bool park_until_exit(int pidfd) noexcept {
-  pollfd p{pidfd, POLLIN, 0};
-  for (;;) {
-    if (::poll(&p, 1, -1) > 0) return true;  // the poll shim parks the fiber
-    if (errno != EINTR) return false;
-  }
-}
+bool park_until_exit(int pidfd) noexcept { return weft::shim::wait_until_ready(pidfd, POLLIN); }
 
 // ask() is the wait with WNOHANG added: a result other than 0 ends it. Parks on a pidfd
 // of `pid` between asks; without one (no such process, or pidfds unsupported), the wait
