@@ -10,6 +10,7 @@
 #include "nowait.hpp"
 
 #include <cstdlib>
+#include <cstring>
 
 using weft::shim::IoDir;
 using weft::shim::io_all;
@@ -26,6 +27,81 @@ bool waits_for_all(int fd, int flags) noexcept {
   int type = 0;
   socklen_t len = sizeof type;
   return WEFT_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+// Descriptors that arrive in SCM_RIGHTS take numbers that were free, so whatever weft
+// recorded under them belongs to a file closed behind its back by a raw close(2) (UBSan's
+// vptr check closes a pipe() that way) and must go: a stale "managed" would have the next
+// read trust an O_NONBLOCK the new file does not have, and block the worker.
+void forget_received_fds(const msghdr* msg) noexcept {
+  if (msg == nullptr || msg->msg_control == nullptr || msg->msg_controllen < sizeof(cmsghdr)) return;
+  auto* m = const_cast<msghdr*>(msg);
+  for (cmsghdr* c = CMSG_FIRSTHDR(m); c != nullptr; c = CMSG_NXTHDR(m, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
+    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      weft::rt::retire_fd(fd);
+    }
+  }
+}
+
+ssize_t receive_message(int fd, struct msghdr* msg, int flags) {
+  if ((flags & MSG_DONTWAIT) != 0) return WEFT_REAL(recvmsg)(fd, msg, flags);
+  if (msg == nullptr || msg->msg_iovlen > 0x7fffffff || !waits_for_all(fd, flags)) {
+    return io_call(fd, IoDir::read,
+                   [&](bool nowait) { return WEFT_REAL(recvmsg)(fd, msg, with_dontwait(flags, nowait)); });
+  }
+  // MSG_WAITALL on a stream socket: the kernel fills every buffer (short only at the end
+  // of the stream, on an error or a timeout), so continue after a short read as it would.
+  const int iovcnt = static_cast<int>(msg->msg_iovlen);
+  weft::shim::IovTail tail(msg->msg_iov, iovcnt);
+  return io_all(fd, IoDir::read, weft::shim::iov_total(msg->msg_iov, iovcnt), [&](std::size_t done, bool nowait) {
+    if (done == 0) return WEFT_REAL(recvmsg)(fd, msg, with_dontwait(flags, nowait));
+    // The sender's address and any control data came with the first part.
+    msghdr rest{};
+    const iovec* iov;
+    int count;
+    tail.after(done, &iov, &count);
+    rest.msg_iov = const_cast<iovec*>(iov);
+    rest.msg_iovlen = static_cast<std::size_t>(count);
+    const ssize_t r = WEFT_REAL(recvmsg)(fd, &rest, with_dontwait(flags, nowait));
+    if (r >= 0) msg->msg_flags |= rest.msg_flags;
+    return r;
+  });
+}
+
+// recvmmsg as the kernel runs it on a blocking socket: it waits for each message in turn
+// until vlen have come (MSG_WAITFORONE: until the first), checking `timeout` only after
+// each message; an error after some messages returns their count.
+int receive_messages(int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct timespec* timeout) {
+  weft::shim::IoGate gate(fd, IoDir::read);
+  if ((flags & MSG_DONTWAIT) != 0 || vec == nullptr || vlen == 0 || gate.passthrough() ||
+      (timeout != nullptr && !weft::shim::valid_timespec(*timeout))) {
+    return WEFT_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
+  }
+  const std::int64_t deadline =
+      timeout != nullptr ? weft::shim::deadline_after(*timeout, weft::rt::monotonic_ns()) : -1;
+  unsigned int got = 0;
+  const auto finish = [&](int r) {
+    if (timeout != nullptr && deadline >= 0) {
+      std::int64_t left = deadline - weft::rt::monotonic_ns();
+      if (left < 0) left = 0;
+      *timeout = timespec{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
+    }
+    return got > 0 ? static_cast<int>(got) : r;
+  };
+  for (;;) {
+    const int r = WEFT_REAL(recvmmsg)(fd, vec + got, vlen - got, with_dontwait(flags, gate.nowait()), nullptr);
+    if (r > 0) {
+      got += static_cast<unsigned int>(r);
+      const bool expired = deadline >= 0 && weft::rt::monotonic_ns() >= deadline;
+      if (got == vlen || (flags & MSG_WAITFORONE) != 0 || expired) return finish(r);
+      continue;
+    }
+    if (r == 0 || errno != EAGAIN || !gate.wait()) return finish(r);
+  }
 }
 
 }  // namespace
@@ -77,28 +153,9 @@ ssize_t recv(int fd, void* buf, size_t n, int flags) {
 }
 
 ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
-  if ((flags & MSG_DONTWAIT) != 0) return WEFT_REAL(recvmsg)(fd, msg, flags);
-  if (msg == nullptr || msg->msg_iovlen > 0x7fffffff || !waits_for_all(fd, flags)) {
-    return io_call(fd, IoDir::read,
-                   [&](bool nowait) { return WEFT_REAL(recvmsg)(fd, msg, with_dontwait(flags, nowait)); });
-  }
-  // MSG_WAITALL on a stream socket: the kernel fills every buffer (short only at the end
-  // of the stream, on an error or a timeout), so continue after a short read as it would.
-  const int iovcnt = static_cast<int>(msg->msg_iovlen);
-  weft::shim::IovTail tail(msg->msg_iov, iovcnt);
-  return io_all(fd, IoDir::read, weft::shim::iov_total(msg->msg_iov, iovcnt), [&](std::size_t done, bool nowait) {
-    if (done == 0) return WEFT_REAL(recvmsg)(fd, msg, with_dontwait(flags, nowait));
-    // The sender's address and any control data came with the first part.
-    msghdr rest{};
-    const iovec* iov;
-    int count;
-    tail.after(done, &iov, &count);
-    rest.msg_iov = const_cast<iovec*>(iov);
-    rest.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t r = WEFT_REAL(recvmsg)(fd, &rest, with_dontwait(flags, nowait));
-    if (r >= 0) msg->msg_flags |= rest.msg_flags;
-    return r;
-  });
+  const ssize_t r = receive_message(fd, msg, flags);
+  if (r >= 0) forget_received_fds(msg);
+  return r;
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
@@ -153,36 +210,10 @@ ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
   });
 }
 
-// recvmmsg as the kernel runs it on a blocking socket: it waits for each message in turn
-// until vlen have come (MSG_WAITFORONE: until the first), checking `timeout` only after
-// each message; an error after some messages returns their count.
 int recvmmsg(int fd, struct mmsghdr* vec, unsigned int vlen, int flags, struct timespec* timeout) {
-  weft::shim::IoGate gate(fd, IoDir::read);
-  if ((flags & MSG_DONTWAIT) != 0 || vec == nullptr || vlen == 0 || gate.passthrough() ||
-      (timeout != nullptr && !weft::shim::valid_timespec(*timeout))) {
-    return WEFT_REAL(recvmmsg)(fd, vec, vlen, flags, timeout);
-  }
-  const std::int64_t deadline =
-      timeout != nullptr ? weft::shim::deadline_after(*timeout, weft::rt::monotonic_ns()) : -1;
-  unsigned int got = 0;
-  const auto finish = [&](int r) {
-    if (timeout != nullptr && deadline >= 0) {
-      std::int64_t left = deadline - weft::rt::monotonic_ns();
-      if (left < 0) left = 0;
-      *timeout = timespec{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-    }
-    return got > 0 ? static_cast<int>(got) : r;
-  };
-  for (;;) {
-    const int r = WEFT_REAL(recvmmsg)(fd, vec + got, vlen - got, with_dontwait(flags, gate.nowait()), nullptr);
-    if (r > 0) {
-      got += static_cast<unsigned int>(r);
-      const bool expired = deadline >= 0 && weft::rt::monotonic_ns() >= deadline;
-      if (got == vlen || (flags & MSG_WAITFORONE) != 0 || expired) return finish(r);
-      continue;
-    }
-    if (r == 0 || errno != EAGAIN || !gate.wait()) return finish(r);
-  }
+  const int r = receive_messages(fd, vec, vlen, flags, timeout);
+  for (int i = 0; i < r; ++i) forget_received_fds(&vec[i].msg_hdr);
+  return r;
 }
 
 // sendmmsg as on a blocking socket: every message is sent, each waiting for room in turn;

@@ -167,10 +167,14 @@ TEST_CASE("libcurl over TLS: 20 fibers on one worker each GET from openssl s_ser
     // each GET from start to end before the next fiber ran (1 at once). Under a sanitizer
     // the handshakes' CPU spreads the starts out (10 of 20 at once was seen under ASan).
 #if defined(__SANITIZE_ADDRESS__)
-    // KNOWN BUG, ASan builds only: there the worker sometimes blocks in a TLS transfer
-    // (1 at once and a 260 ms ticker gap in one run, 10 in another), as a borrowed fd
-    // received over SCM_RIGHTS blocks it (test_borrowed_fd_flags_untouched). Not found yet.
-    WARN(in_perform.peak() > kClients / 2 / WEFT_TEST_SLACK);
+    // Under ASan the client is several times slower than s_server (not instrumented), so
+    // in some runs every answer is already there when a fiber asks for it: no fiber ever
+    // parks, and each runs its transfer from start to end (1 at once). That is a worker
+    // computing, not one blocked in the kernel: then its CPU time covers the wall time.
+    // (A stale fd entry once made a read here block the worker: see the SCM_RIGHTS case of
+    // test_borrowed_fd_flags_untouched.)
+    CHECK_MESSAGE((in_perform.peak() > kClients / 2 / WEFT_TEST_SLACK || cost.cpu_share() > 0.7),
+                  "one transfer at a time, and CPU time was only " << cost.cpu_share() << " of the wall time");
 #else
     CHECK(in_perform.peak() > kClients / 2 / WEFT_TEST_SLACK);
 #endif
