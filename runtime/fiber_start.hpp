@@ -5,6 +5,7 @@
 // because instrumented trampolines would enter a frame on one fiber and leave it on another.
 #pragma once
 
+#include "asan_annotations.hpp"
 #include "stack_pool.hpp"
 
 #include <weft/detail/state.hpp>
@@ -52,6 +53,7 @@ void create_task_fiber(boost::fibers::scheduler& sched, detail::StateBase* task,
       Context(boost::fibers::launch::post,
               boost::context::preallocated(reinterpret_cast<void*>(block), block - bottom, stack),
               std::move(stacks), std::move(run));
+  asan::note_fiber_stack(ctx, reinterpret_cast<const void*>(bottom), top - bottom);
   sched.attach_worker_context(ctx);
   sched.schedule(ctx);
 }

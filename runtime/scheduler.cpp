@@ -1,5 +1,6 @@
 #include "scheduler.hpp"
 
+#include "asan_annotations.hpp"
 #include "runtime.hpp"
 #include "thread_context.hpp"
 #include "tsan_annotations.hpp"
@@ -51,9 +52,10 @@ boost::fibers::context* FiberAlgorithm::take_new() noexcept {
 }
 
 // Under ThreadSanitizer the switch is announced here, in a frame TSan does not track,
-// since the switch happens once this returns (tsan_annotations.hpp).
+// since the switch happens once this returns (tsan_annotations.hpp); under ASan, the
+// stack switched to (asan_annotations.hpp).
 WEFT_TSAN_UNINSTRUMENTED boost::fibers::context* FiberAlgorithm::pick_next() noexcept {
-  return tsan::switching_to(choose_next());
+  return tsan::switching_to(asan::switching_to(choose_next()));
 }
 
 boost::fibers::context* FiberAlgorithm::choose_next() noexcept {

@@ -1,5 +1,6 @@
 #include "stack_pool.hpp"
 
+#include "asan_annotations.hpp"
 #include "plain_mutex.hpp"
 #include "thread_context.hpp"
 
@@ -17,15 +18,7 @@
 #include <new>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WEFT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEFT_ASAN 1
-#endif
-#endif
-
-#ifdef WEFT_ASAN
+#ifdef WEFT_ASAN_BUILD
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/lsan_interface.h>
 #endif
@@ -93,7 +86,7 @@ std::size_t slot_bytes() { return page + usable_bytes.load(std::memory_order_rel
 SlotMeta* meta_of(char* top) { return reinterpret_cast<SlotMeta*>(top - kMetaBytes); }
 char* bottom_of(char* top) { return top - usable_bytes.load(std::memory_order_relaxed); }
 
-#ifndef WEFT_ASAN
+#ifndef WEFT_ASAN_BUILD
 std::size_t read_map_count_budget() {
   std::size_t max_maps = 65530;
   std::ifstream f("/proc/sys/vm/max_map_count");
@@ -103,7 +96,7 @@ std::size_t read_map_count_budget() {
 #endif
 
 Guard guard_slot(GlobalPool& g, char* guard_page) {
-#ifdef WEFT_ASAN
+#ifdef WEFT_ASAN_BUILD
   (void)g;
   ASAN_POISON_MEMORY_REGION(guard_page, page);
   return Guard::asan_poison;
@@ -133,7 +126,7 @@ char* grow_locked(GlobalPool& g) {
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) throw std::bad_alloc();
   char* base = static_cast<char*>(mem);
-#ifdef WEFT_ASAN
+#ifdef WEFT_ASAN_BUILD
   __lsan_register_root_region(base, bytes);
 #endif
   char* first_top = nullptr;
@@ -206,7 +199,7 @@ void StackAllocator::deallocate(boost::context::stack_context& sctx) noexcept {
 #ifdef WEFT_TSAN_BUILD
   __tsan_acquire(meta);  // see stack_fiber_ended
 #endif
-#ifdef WEFT_ASAN
+#ifdef WEFT_ASAN_BUILD
   // Frames that never returned (the fiber's final switch, exceptions unwound on this
   // stack) leave poisoned shadow; the next fiber must start clean.
   ASAN_UNPOISON_MEMORY_REGION(bottom_of(top), sctx.size + kMetaBytes);
