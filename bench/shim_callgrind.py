@@ -33,6 +33,8 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # refill (4096 reads per refill) so both sizes pay the same share of it.
 BENCHES = (("BM_shim_read_fiber", 8192, 90112, 1, "shim_read_fiber_ir_per_call"),
            ("BM_libc_read_fiber", 8192, 90112, 1, "libc_read_fiber_ir_per_call"),
+           ("BM_shim_read_thread", 8192, 90112, 1, "shim_read_thread_ir_per_call"),
+           ("BM_libc_read_thread", 8192, 90112, 1, "libc_read_thread_ir_per_call"),
            ("BM_weft_blocked_read_pingpong", 2000, 12000, 2, "blocked_read_ir_per_hop"))
 
 

@@ -9,23 +9,11 @@
 
 namespace weft::rt {
 
+using namespace fd_table;
+
+std::atomic<fd_table::Mid*> fd_table::top[fd_table::kTopSize];
+
 namespace {
-
-constexpr int kLeafBits = 10;  // 1,024 FdStates per leaf
-constexpr int kMidBits = 10;   // 1,024 leaves per middle block
-constexpr int kTopBits = 31 - kLeafBits - kMidBits;
-constexpr std::size_t kLeafSize = std::size_t{1} << kLeafBits;
-constexpr std::size_t kMidSize = std::size_t{1} << kMidBits;
-constexpr std::size_t kTopSize = std::size_t{1} << kTopBits;
-
-struct Leaf {
-  FdState entries[kLeafSize];
-};
-struct Mid {
-  std::atomic<Leaf*> leaves[kMidSize];
-};
-
-std::atomic<Mid*> top[kTopSize];
 
 std::atomic<bool> forked_child{false};
 
@@ -61,21 +49,11 @@ T* load_or_install(std::atomic<T*>& slot) noexcept {
 
 }  // namespace
 
-FdState& fd_state(int fd) noexcept {
+FdState& fd_table::make_fd_state(int fd) noexcept {
   const auto n = static_cast<unsigned>(fd);
   Mid* mid = load_or_install(top[n >> (kLeafBits + kMidBits)]);
   Leaf* leaf = load_or_install(mid->leaves[(n >> kLeafBits) & (kMidSize - 1)]);
   return leaf->entries[n & (kLeafSize - 1)];
-}
-
-FdState* find_fd_state(int fd) noexcept {
-  if (fd < 0) return nullptr;
-  const auto n = static_cast<unsigned>(fd);
-  Mid* mid = top[n >> (kLeafBits + kMidBits)].load(std::memory_order_acquire);
-  if (mid == nullptr) return nullptr;
-  Leaf* leaf = mid->leaves[(n >> kLeafBits) & (kMidSize - 1)].load(std::memory_order_acquire);
-  if (leaf == nullptr) return nullptr;
-  return &leaf->entries[n & (kLeafSize - 1)];
 }
 
 void for_each_fd_state(int first, int last, void (*f)(int fd, FdState& s, void* arg), void* arg) noexcept {

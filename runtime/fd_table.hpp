@@ -30,6 +30,7 @@
 #include <weft/detail/wait_list.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace weft::rt {
@@ -63,11 +64,44 @@ struct FdState {
   detail::WaitList writers;
 };
 
+// The table: a three-level radix tree of blocks made on first use and never freed, so
+// that a lookup is three loads, inline in every shim (fd_table.cpp makes the blocks).
+namespace fd_table {
+constexpr int kLeafBits = 10;  // 1,024 FdStates per leaf
+constexpr int kMidBits = 10;   // 1,024 leaves per middle block
+constexpr int kTopBits = 31 - kLeafBits - kMidBits;
+constexpr std::size_t kLeafSize = std::size_t{1} << kLeafBits;
+constexpr std::size_t kMidSize = std::size_t{1} << kMidBits;
+constexpr std::size_t kTopSize = std::size_t{1} << kTopBits;
+struct Leaf {
+  FdState entries[kLeafSize];
+};
+struct Mid {
+  std::atomic<Leaf*> leaves[kMidSize];
+};
+extern std::atomic<Mid*> top[kTopSize];
+// fd_state for an fd whose blocks may not exist yet.
+FdState& make_fd_state(int fd) noexcept;
+}  // namespace fd_table
+
+// The entry for fd if one was ever created, else null. Cheap: three loads.
+inline FdState* find_fd_state(int fd) noexcept {
+  using namespace fd_table;
+  if (fd < 0) return nullptr;
+  const auto n = static_cast<unsigned>(fd);
+  Mid* mid = top[n >> (kLeafBits + kMidBits)].load(std::memory_order_acquire);
+  if (mid == nullptr) return nullptr;
+  Leaf* leaf = mid->leaves[(n >> kLeafBits) & (kMidSize - 1)].load(std::memory_order_acquire);
+  if (leaf == nullptr) return nullptr;
+  return &leaf->entries[n & (kLeafSize - 1)];
+}
+
 // The entry for fd, created if needed. fd must be >= 0. Never fails for a valid fd:
 // aborts with a message if memory for a new block cannot be had.
-FdState& fd_state(int fd) noexcept;
-// The entry for fd if one was ever created, else null. Cheap: three loads.
-FdState* find_fd_state(int fd) noexcept;
+inline FdState& fd_state(int fd) noexcept {
+  FdState* s = find_fd_state(fd);
+  return s != nullptr ? *s : fd_table::make_fd_state(fd);
+}
 
 // f(fd, entry) for every entry created so far with first <= fd <= last, in fd order.
 void for_each_fd_state(int first, int last, void (*f)(int fd, FdState& s, void* arg), void* arg) noexcept;

@@ -89,11 +89,9 @@ std::int64_t deadline_after_ns(std::int64_t timeout_ns) noexcept {
   return timeout_ns <= 0 ? -1 : monotonic_ns() + timeout_ns;
 }
 
-FdKind classify_in_fiber(int fd, FdState& s) noexcept {
-  FdKind kind = s.kind.load(std::memory_order_acquire);
-  if (kind != FdKind::unknown) return kind;
+FdKind classify_unknown_fd(int fd, FdState& s) noexcept {
   auto lk = lock_fiber_spinlock(s.lock);
-  kind = s.kind.load(std::memory_order_relaxed);
+  FdKind kind = s.kind.load(std::memory_order_relaxed);
   if (kind != FdKind::unknown) return kind;
   struct stat st;
   // An invalid fd stays unknown; the call itself reports EBADF.

@@ -46,8 +46,12 @@ std::int64_t deadline_after_ns(std::int64_t timeout_ns) noexcept;
 
 // In a fiber: the kind of fd, probing an unknown one first (pollable files become
 // borrowed, their flags untouched; fd_table.hpp). Returns passthrough for fds that are
-// invalid or cannot be polled.
-FdKind classify_in_fiber(int fd, FdState& s) noexcept;
+// invalid or cannot be polled. Inline: every hooked call in a fiber asks.
+FdKind classify_unknown_fd(int fd, FdState& s) noexcept;
+inline FdKind classify_in_fiber(int fd, FdState& s) noexcept {
+  const FdKind kind = s.kind.load(std::memory_order_acquire);
+  return kind != FdKind::unknown ? kind : classify_unknown_fd(fd, s);
+}
 
 // In a fiber: parks until fd may be ready for dir, the absolute deadline (-1: none), or
 // the fd's generation moves past `generation`. The fiber's record says it waits on the fd

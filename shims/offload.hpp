@@ -18,7 +18,7 @@
 namespace weft::shim {
 
 template <class Call>
-auto offload_blocking(Call call) noexcept -> decltype(call()) {
+[[gnu::noinline, gnu::cold]] auto offload_blocking(Call call) noexcept -> decltype(call()) {
   using R = decltype(call());
   struct Outcome {
     R result;
