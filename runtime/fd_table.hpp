@@ -52,6 +52,9 @@ struct FdState {
   // A borrowed fd whose file refused RWF_NOWAIT (ttys, inotify, signalfd): its reads and
   // writes check readiness first instead.
   std::atomic<bool> nowait_refused{false};
+  // A regular file whose file system refused RWF_NOWAIT for a write (ext4, tmpfs): its
+  // writes are not asked that way again (shims/file_io.hpp).
+  std::atomic<bool> write_nowait_refused{false};
   // A borrowed fd that was managed until a dup or a stream gave O_NONBLOCK back to the
   // kernel (io_wait.cpp, hand_back_flags_locked): a plain thread's call that raced with that
   // may have got EAGAIN from the old flag.

@@ -46,6 +46,7 @@ int reset_locked(FdState& s) noexcept {
   s.timeout_epoch.store(0, std::memory_order_relaxed);
   s.is_socket = false;
   s.nowait_refused.store(false, std::memory_order_relaxed);
+  s.write_nowait_refused.store(false, std::memory_order_relaxed);
   s.handed_back.store(false, std::memory_order_relaxed);
   s.read_ready = s.write_ready = false;
   return std::exchange(s.armed_worker, -1);

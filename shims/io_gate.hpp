@@ -189,8 +189,7 @@ auto io_call(int fd, IoDir dir, Attempt attempt) noexcept -> decltype(attempt(fa
 // MSG_WAITALL. attempt_at(done, nowait) transfers what is left after `done` bytes and
 // returns libc's result; a 0 from a read is the end of the stream.
 template <class AttemptAt>
-ssize_t io_all(int fd, IoDir dir, std::size_t total, AttemptAt attempt_at) noexcept {
-  IoGate gate(fd, dir);
+ssize_t io_all(IoGate& gate, std::size_t total, AttemptAt attempt_at) noexcept {
   if (gate.passthrough()) return attempt_at(0, false);
   std::size_t done = 0;
   for (;;) {
@@ -205,6 +204,12 @@ ssize_t io_all(int fd, IoDir dir, std::size_t total, AttemptAt attempt_at) noexc
     // the error comes with the next call.
     if (errno != EAGAIN || !gate.wait()) return done > 0 ? static_cast<ssize_t>(done) : -1;
   }
+}
+
+template <class AttemptAt>
+ssize_t io_all(int fd, IoDir dir, std::size_t total, AttemptAt attempt_at) noexcept {
+  IoGate gate(fd, dir);
+  return io_all(gate, total, attempt_at);
 }
 
 }  // namespace weft::shim

@@ -2,7 +2,8 @@
 // try gives, as the kernel does; writes to a blocking fd continue after partial writes
 // until all is written, as the kernel does (io_gate.hpp). On a borrowed fd each try is
 // made non-blocking by itself (nowait.hpp). A regular file's reads take what the page
-// cache holds and read the rest off the worker (file_io.hpp).
+// cache holds and read the rest off the worker; its big writes, and those the kernel says
+// would wait, are made off the worker too (file_io.hpp).
 #include "fiber_sleep.hpp"
 #include "file_io.hpp"
 #include "io_gate.hpp"
@@ -133,6 +134,18 @@ ssize_t pread(int fd, void* buf, size_t n, off_t offset) {
 
 ssize_t pread64(int fd, void* buf, size_t n, off64_t offset) { return pread(fd, buf, n, offset); }
 
+// pwrite of a regular file in a fiber: as write (file_io.hpp); libc's everywhere else.
+ssize_t pwrite(int fd, const void* buf, size_t n, off_t offset) {
+  if (offset < 0 || !weft::shim::in_fiber()) return WEFT_REAL(pwrite)(fd, buf, n, offset);
+  weft::shim::IoGate gate(fd, IoDir::write);
+  if (!gate.file()) return WEFT_REAL(pwrite)(fd, buf, n, offset);
+  return weft::shim::write_file_off_worker(fd, buf, n, offset, [&](std::size_t done) {
+    return WEFT_REAL(pwrite)(fd, static_cast<const char*>(buf) + done, n - done, offset + static_cast<off_t>(done));
+  });
+}
+
+ssize_t pwrite64(int fd, const void* buf, size_t n, off64_t offset) { return pwrite(fd, buf, n, offset); }
+
 ssize_t readv(int fd, const struct iovec* iov, int iovcnt) {
   return io_call(fd, IoDir::read, [&](bool nowait) {
     return nowait ? weft::shim::transfer_nowait(fd, iov, iovcnt, false) : WEFT_REAL(readv)(fd, iov, iovcnt);
@@ -159,7 +172,13 @@ ssize_t recvmsg(int fd, struct msghdr* msg, int flags) {
 }
 
 ssize_t write(int fd, const void* buf, size_t n) {
-  return io_all(fd, IoDir::write, n, [&](std::size_t done, bool nowait) {
+  weft::shim::IoGate gate(fd, IoDir::write);
+  if (gate.file()) {
+    return weft::shim::write_file_off_worker(fd, buf, n, -1, [&](std::size_t done) {
+      return WEFT_REAL(write)(fd, static_cast<const char*>(buf) + done, n - done);
+    });
+  }
+  return io_all(gate, n, [&](std::size_t done, bool nowait) {
     const char* from = static_cast<const char*>(buf) + done;
     return nowait ? weft::shim::write_nowait(fd, from, n - done) : WEFT_REAL(write)(fd, from, n - done);
   });
