@@ -95,6 +95,25 @@ ParkedRead read_in_fiber_while_thread_writes(int fd, int writer) {
   return out;
 }
 
+// A pipe made by the test's plain thread, whose read end that thread has sent over a
+// socket pair (SCM_RIGHTS), for a fiber to receive from carrier.b.
+struct PipeInFlight {
+  Fds carrier, pipe;
+  PipeInFlight() {
+    int sv[2], f[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 || ::pipe(f) != 0) return;
+    carrier.a = sv[0];
+    carrier.b = sv[1];
+    pipe.a = f[0];
+    pipe.b = f[1];
+    sent_ = weft_test::send_with_fd(carrier.a, "f", pipe.a) == 1;
+  }
+  bool ready() const { return sent_; }
+
+ private:
+  bool sent_ = false;
+};
+
 }  // namespace
 
 TEST_CASE("a fiber's read and write on a pipe a plain thread made leave its flags as they were") {
@@ -131,17 +150,9 @@ TEST_CASE("a fiber's write to stdout leaves the flags the shell shares as they w
 
 TEST_CASE("a fiber's read on an fd received over SCM_RIGHTS leaves its flags as they were") {
   weft_test::one_worker();
-  Fds carrier, p;
-  int sv[2], f[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  carrier.a = sv[0];
-  carrier.b = sv[1];
-  REQUIRE(::pipe(f) == 0);
-  p.a = f[0];
-  p.b = f[1];
-
-  // A plain thread sends the pipe's read end; a fiber receives it.
-  REQUIRE(weft_test::send_with_fd(carrier.a, "f", p.a) == 1);
+  PipeInFlight sent;
+  REQUIRE(sent.ready());
+  Fds &carrier = sent.carrier, &p = sent.pipe;
   Fds received;
   received.a = weft::run([&] {
     std::string text;
@@ -167,15 +178,9 @@ TEST_CASE("a fiber's read on an fd received over SCM_RIGHTS leaves its flags as 
 // worker (1 tick in every ASan run). A received fd is new: nothing recorded may stick.
 TEST_CASE("an fd received over SCM_RIGHTS into a number closed behind weft's back still parks") {
   weft_test::one_worker();
-  Fds carrier, p;
-  int sv[2], f[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
-  carrier.a = sv[0];
-  carrier.b = sv[1];
-  REQUIRE(::pipe(f) == 0);
-  p.a = f[0];
-  p.b = f[1];
-  REQUIRE(weft_test::send_with_fd(carrier.a, "f", p.a) == 1);
+  PipeInFlight sent;
+  REQUIRE(sent.ready());
+  Fds &carrier = sent.carrier, &p = sent.pipe;
 
   struct Received {
     int stale = -1, fd = -1;
