@@ -8,6 +8,7 @@
 
 #include <boost/fiber/context.hpp>
 #include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
 
 #include <pthread.h>
 
@@ -72,6 +73,11 @@ void note_fiber_stack(const void* context, const void* bottom, std::size_t size)
   } catch (...) {
     // Out of memory: this fiber's throws clear as ASan would have without the note.
   }
+}
+
+void note_worker_thread() noexcept {
+  const Stack own = thread_stack();
+  if (own.size != 0) __lsan_register_root_region(own.bottom, own.size);
 }
 
 boost::fibers::context* switching_to(boost::fibers::context* next) noexcept {

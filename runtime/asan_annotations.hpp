@@ -48,10 +48,17 @@ void note_fiber_stack(const void* context, const void* bottom, std::size_t size)
 // context itself: no switch). Returns `next`. From pick_next only.
 boost::fibers::context* switching_to(boost::fibers::context* next) noexcept;
 
+// A worker thread starts. LeakSanitizer scans a thread's stack as ASan knows it, which on a
+// worker is mostly a fiber's: the thread's own stack (its main context's frames, such as
+// the inbox batch in Worker::thread_main) becomes a root region of its own, or what only
+// it references is reported as leaked at exit (test_shutdown_pending).
+void note_worker_thread() noexcept;
+
 #else
 
 inline void note_fiber_stack(const void*, const void*, std::size_t) noexcept {}
 inline boost::fibers::context* switching_to(boost::fibers::context* next) noexcept { return next; }
+inline void note_worker_thread() noexcept {}
 
 #endif
 

@@ -1,5 +1,6 @@
 #include "worker.hpp"
 
+#include "asan_annotations.hpp"
 #include "cancel.hpp"
 #include "fiber_lock.hpp"
 #include "fiber_start.hpp"
@@ -39,6 +40,7 @@ void Worker::start() {
 void Worker::thread_main(std::atomic<bool>& started) {
   thread_context().worker = this;
   thread_context().worker_thread = true;
+  asan::note_worker_thread();
   boost::fibers::use_scheduling_algorithm<FiberAlgorithm>(*this);
   main_ctx_ = boost::fibers::context::active();
   scheduler_ = main_ctx_->get_scheduler();
