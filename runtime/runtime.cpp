@@ -24,8 +24,8 @@ namespace {
 
 constexpr unsigned kMaxThreads = 1024;
 constexpr std::size_t kDefaultStack = 128 * 1024;
-constexpr std::size_t kMinStack = 16 * 1024;
-constexpr std::size_t kMaxStack = std::size_t{1} << 30;
+constexpr std::size_t kMinStack = kMinStackSize;
+constexpr std::size_t kMaxStack = kMaxStackSize;
 constexpr unsigned kDefaultBlocking = 64;
 constexpr unsigned kDefaultBlockingQueue = 4096;
 constexpr unsigned kMaxBlockingQueue = 1u << 24;
