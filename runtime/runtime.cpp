@@ -1,6 +1,7 @@
 #include "runtime.hpp"
 
 #include "fork.hpp"
+#include "stack_overflow.hpp"
 #include "stack_pool.hpp"
 #include "tsan_annotations.hpp"
 
@@ -133,6 +134,8 @@ Runtime& Runtime::get() {
   if (Runtime* r = running.load(std::memory_order_acquire)) return *r;
   // Leaked on purpose: workers keep running while static destructors run at exit.
   const Config resolved = resolve(configured);
+  // Before the workers, which each add an alternate signal stack for it.
+  if (env_number("WEFT_NO_SEGV_HANDLER", 0, 0, 1) == 0) install_overflow_handler();
   lock_hooks.store(resolved.hook_locks == Toggle::on ? kLockHooksOn : kLockHooksOff, std::memory_order_relaxed);
   auto* r = new Runtime(resolved);
   running.store(r, std::memory_order_release);
