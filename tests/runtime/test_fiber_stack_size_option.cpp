@@ -68,7 +68,8 @@ TEST_CASE("a tiny stack_size is rounded up to 16 KiB") {
   const auto r = weft_test::run_in_fork(
       [] {
         const int expected = weft_test::recurse_kib(8);
-        const int got = weft::spawn(weft::FiberOptions{.stack_size = 1}, [] { return weft_test::recurse_kib(8); }).get();
+        const int got =
+            weft::spawn(weft::FiberOptions{.stack_size = 1}, [] { return weft_test::recurse_kib(8); }).get();
         if (got != expected) std::_Exit(kWrongResult);
       },
       20s);
