@@ -30,7 +30,8 @@ static_assert(BOOST_VERSION / 100 == 1074,
               "create_task_fiber builds Boost.Fiber 1.74's worker context itself: check it "
               "against this Boost's make_worker_context and fiber::start_");
 
-// Creates a fiber on `sched` (this thread's) that calls body(task), and files it with the
+// Creates a fiber on `sched` (this thread's) that calls body(task), on a stack of
+// task->stack_size() (0: the default), and files it with the
 // scheduling algorithm (FiberAlgorithm::awakened) before this returns. Throws
 // std::bad_alloc when no stack can be had (task is then still the caller's).
 //
@@ -45,7 +46,7 @@ void create_task_fiber(boost::fibers::scheduler& sched, detail::StateBase* task,
   auto run = [task, body] { body(task); };
   using Context = boost::fibers::worker_context<decltype(run)>;
   StackAllocator stacks;
-  const boost::context::stack_context stack = stacks.allocate();
+  const boost::context::stack_context stack = stacks.allocate(task->stack_size());
   const auto top = reinterpret_cast<std::uintptr_t>(stack.sp);
   const std::uintptr_t block = (top - sizeof(Context)) & ~std::uintptr_t{0xff};
   const std::uintptr_t bottom = top - stack.size;

@@ -1,6 +1,7 @@
 #include "runtime.hpp"
 
 #include "fork.hpp"
+#include "stack_overflow.hpp"
 #include "stack_pool.hpp"
 #include "tsan_annotations.hpp"
 
@@ -24,8 +25,8 @@ namespace {
 
 constexpr unsigned kMaxThreads = 1024;
 constexpr std::size_t kDefaultStack = 128 * 1024;
-constexpr std::size_t kMinStack = 16 * 1024;
-constexpr std::size_t kMaxStack = std::size_t{1} << 30;
+constexpr std::size_t kMinStack = kMinStackSize;
+constexpr std::size_t kMaxStack = kMaxStackSize;
 constexpr unsigned kDefaultBlocking = 64;
 constexpr unsigned kDefaultBlockingQueue = 4096;
 constexpr unsigned kMaxBlockingQueue = 1u << 24;
@@ -133,6 +134,8 @@ Runtime& Runtime::get() {
   if (Runtime* r = running.load(std::memory_order_acquire)) return *r;
   // Leaked on purpose: workers keep running while static destructors run at exit.
   const Config resolved = resolve(configured);
+  // Before the workers, which each add an alternate signal stack for it.
+  if (env_number("WEFT_NO_SEGV_HANDLER", 0, 0, 1) == 0) install_overflow_handler();
   lock_hooks.store(resolved.hook_locks == Toggle::on ? kLockHooksOn : kLockHooksOff, std::memory_order_relaxed);
   auto* r = new Runtime(resolved);
   running.store(r, std::memory_order_release);

@@ -12,6 +12,10 @@
 //    stacks take at most half of vm.max_map_count;
 //  - beyond that, a canary word at the bottom of the stack, checked when the stack comes
 //    back; a broken canary aborts the process with a message (late, but never silent).
+// A fiber may ask for its own stack size (FiberOptions::stack_size): such stacks come from
+// pools of one power-of-two size each, in slabs of their own, guarded the same way; they
+// skip the per-thread caches, as they are rare, and are never unmapped either.
+//
 // Under AddressSanitizer the guard page is poisoned instead (instrumented code that
 // touches it is reported) and each slab is a LeakSanitizer root region, so objects that
 // only a parked fiber references are not reported as leaks.
@@ -25,9 +29,15 @@
 
 namespace weft::rt {
 
+// The range of usable sizes a stack may have: configure()'s and FiberOptions' bounds.
+constexpr std::size_t kMinStackSize = 16 * 1024;
+constexpr std::size_t kMaxStackSize = std::size_t{1} << 30;
+
 class StackAllocator {
  public:
-  boost::context::stack_context allocate();
+  // A stack of `usable` bytes or more (0: stack_size()): rounded up to a power of two, at
+  // least kMinStackSize, at most kMaxStackSize (the caller checked). Throws std::bad_alloc.
+  boost::context::stack_context allocate(std::size_t usable = 0);
   void deallocate(boost::context::stack_context& sctx) noexcept;
 };
 
@@ -35,6 +45,17 @@ class StackAllocator {
 // allocate().
 void set_stack_size(std::size_t usable_bytes);
 std::size_t stack_size() noexcept;
+
+// The pooled stack whose guard page holds `addr`: [bottom, top) is what it may use, above
+// the guard page. Async-signal-safe (no lock, no allocation), for the SIGSEGV handler
+// (stack_overflow.hpp). False for any other address, and for stacks whose guard does not
+// fault (a canary, or AddressSanitizer's poison).
+struct GuardedStack {
+  const char* bottom;
+  const char* top;
+  std::size_t usable;  // top - bottom
+};
+bool stack_of_guard_page(const void* addr, GuardedStack& out) noexcept;
 
 // ThreadSanitizer builds (a no-op otherwise): the fiber whose Boost context is `context`,
 // on a pooled stack, has run its last instrumented code; what it did happens before the

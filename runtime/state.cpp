@@ -4,11 +4,13 @@
 
 #include "cancel.hpp"
 #include "park.hpp"
+#include "stack_pool.hpp"
 #include "thread_context.hpp"
 #include "unretrieved.hpp"
 #include "worker.hpp"
 
 #include <chrono>
+#include <stdexcept>
 
 namespace weft::detail {
 
@@ -19,8 +21,17 @@ StateBase::~StateBase() {
     c = next;
   }
   if (exception_ && !retrieved_.load(std::memory_order_relaxed)) {
-    rt::report_unretrieved(exception_, name_.get());
+    rt::report_unretrieved(exception_, name());
   }
+}
+
+void StateBase::set_stack_size(std::size_t bytes) {
+  // Small sizes are rounded up (the pool's minimum) like any other; a size beyond the
+  // largest is a mistake, and spawn reports it to its caller before any fiber exists.
+  if (bytes > rt::kMaxStackSize) {
+    throw std::invalid_argument("weft::spawn: FiberOptions::stack_size must be at most 1 GiB");
+  }
+  options().stack_size = bytes;
 }
 
 void StateBase::claim_result() {

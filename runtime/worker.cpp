@@ -8,6 +8,7 @@
 #include "runtime.hpp"
 #include "thread_context.hpp"
 #include "scheduler.hpp"
+#include "stack_overflow.hpp"
 #include "stack_pool.hpp"
 #include "tsan_annotations.hpp"
 
@@ -41,6 +42,7 @@ void Worker::thread_main(std::atomic<bool>& started) {
   thread_context().worker = this;
   thread_context().worker_thread = true;
   asan::note_worker_thread();
+  add_overflow_signal_stack();
   boost::fibers::use_scheduling_algorithm<FiberAlgorithm>(*this);
   main_ctx_ = boost::fibers::context::active();
   scheduler_ = main_ctx_->get_scheduler();

@@ -3,6 +3,7 @@
 
 #include <weft/unfuture.hpp>
 
+#include <cstddef>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -13,8 +14,13 @@ namespace weft {
 // Optional first argument of spawn().
 struct FiberOptions {
   // this_fiber::name() and list_fibers() give it, and the report of an exception nobody
-  // retrieved shows it.
-  std::string name;
+  // retrieved shows it. (`{}`: without an initializer of its own, GCC -Wextra warns of
+  // every FiberOptions{.stack_size = n}, which skips it.)
+  std::string name{};
+  // Usable bytes of the fiber's stack: at least this many, rounded up to a power of two
+  // (16 KiB at least). 0: the runtime's size (Config::stack_size, WEFT_STACK_SIZE). Above
+  // 1 GiB, spawn throws std::invalid_argument, as configure() does.
+  std::size_t stack_size = 0;
 };
 
 namespace detail {
@@ -49,6 +55,7 @@ template <class F, class... Args>
 Unfuture<detail::spawn_result_t<F, Args...>> spawn(FiberOptions options, F&& f, Args&&... args) {
   auto task = detail::make_task(detail::bind_call(std::forward<F>(f), std::forward<Args>(args)...));
   if (!options.name.empty()) task->set_name(std::move(options.name));
+  if (options.stack_size != 0) task->set_stack_size(options.stack_size);
   detail::launch_fiber(task);
   return detail::adopt(std::move(task));
 }

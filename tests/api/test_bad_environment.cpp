@@ -1,7 +1,7 @@
-// A bad WEFT_THREADS (or WEFT_STACK_SIZE) makes the first spawn throw std::invalid_argument
-// naming the variable, every time it is tried, rather than crash or start a runtime with a
-// made-up setting. Each case runs in a fresh child process (the runtime reads its
-// environment once).
+// A bad WEFT_THREADS (or WEFT_STACK_SIZE, WEFT_NO_SEGV_HANDLER) makes the first spawn
+// throw std::invalid_argument naming the variable, every time it is tried, rather than
+// crash or start a runtime with a made-up setting. Each case runs in a fresh child
+// process (the runtime reads its environment once).
 #include "support/child_process.hpp"
 
 #include <doctest/doctest.h>
@@ -47,6 +47,10 @@ TEST_CASE("WEFT_THREADS=99999999999999999999 (overflows)") {
   check_refused("WEFT_THREADS=99999999999999999999", "WEFT_THREADS");
 }
 TEST_CASE("WEFT_THREADS=100000 (absurdly many)") { check_refused("WEFT_THREADS=100000", "WEFT_THREADS"); }
+TEST_CASE("WEFT_NO_SEGV_HANDLER=yes and 2 (only 0 or 1)") {
+  check_refused("WEFT_NO_SEGV_HANDLER=yes", "WEFT_NO_SEGV_HANDLER");
+  check_refused("WEFT_NO_SEGV_HANDLER=2", "WEFT_NO_SEGV_HANDLER");
+}
 TEST_CASE("WEFT_STACK_SIZE=abc and too small") {
   check_refused("WEFT_STACK_SIZE=abc", "WEFT_STACK_SIZE");
   check_refused("WEFT_STACK_SIZE=1", "WEFT_STACK_SIZE");

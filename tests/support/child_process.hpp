@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -140,6 +141,41 @@ inline ChildResult run_program(const std::string& program, const std::vector<std
   r = wait_with_deadline(pid, deadline, start);
   r.out = slurp_fd(out_fd);
   r.err = slurp_fd(err_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  return r;
+}
+
+// Runs fn() in a forked child, whose stdout and stderr are collected, and which exits 0
+// when fn returns; kills it if it has not ended within `deadline`. The child is a copy of
+// the calling thread only: fork from a test process that has not started weft, so the
+// child starts a runtime of its own on first use.
+template <class F>
+ChildResult run_in_fork(F fn, std::chrono::milliseconds deadline) {
+  ChildResult r;
+  const int out_fd = temp_fd();
+  const int err_fd = temp_fd();
+  if (out_fd < 0 || err_fd < 0) {
+    r.err = "mkstemp failed";
+    return r;
+  }
+  std::fflush(nullptr);  // or the child would write the parent's buffered output again
+  const auto start = std::chrono::steady_clock::now();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    fn();
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
+  if (pid < 0) {
+    r.err = std::string("fork failed: ") + std::strerror(errno);
+  } else {
+    r = wait_with_deadline(pid, deadline, start);
+    r.out = slurp_fd(out_fd);
+    r.err = slurp_fd(err_fd);
+  }
   ::close(out_fd);
   ::close(err_fd);
   return r;

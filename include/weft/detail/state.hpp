@@ -130,8 +130,14 @@ class StateBase {
   // runtime's cancel.cpp reads or writes it.
   std::atomic<std::uintptr_t>& runner_word() noexcept { return runner_; }
 
-  void set_name(std::string name) { name_ = std::make_unique<std::string>(std::move(name)); }
-  const std::string* name() const noexcept { return name_.get(); }
+  // FiberOptions (<weft/spawn.hpp>) of the fiber that runs this state's work.
+  void set_name(std::string name) { options().name = std::move(name); }
+  const std::string* name() const noexcept {
+    return options_ != nullptr && !options_->name.empty() ? &options_->name : nullptr;
+  }
+  // Throws std::invalid_argument above the largest stack the runtime makes (1 GiB).
+  void set_stack_size(std::size_t bytes);
+  std::size_t stack_size() const noexcept { return options_ != nullptr ? options_->stack_size : 0; }
 
   friend void intrusive_ptr_add_ref(StateBase* s) noexcept {
     s->refs_.fetch_add(1, std::memory_order_relaxed);
@@ -158,6 +164,16 @@ class StateBase {
   // cancelling a spawn_process task it was waiting for.
   [[noreturn]] void abandon_wait();
 
+  // Options a spawn rarely sets live apart, so that the common one carries a null pointer.
+  struct Options {
+    std::string name;            // empty: none
+    std::size_t stack_size = 0;  // usable bytes asked for; 0: the runtime's default
+  };
+  Options& options() {
+    if (options_ == nullptr) options_ = std::make_unique<Options>();
+    return *options_;
+  }
+
   std::atomic<unsigned> refs_{0};
   std::atomic<bool> ready_{false};
   std::atomic<bool> claimed_{false};
@@ -170,7 +186,7 @@ class StateBase {
   Callback* callbacks_ = nullptr;  // guarded by lock_; newest first
   WaitList waiters_;               // guarded by lock_; fibers and plain threads
   std::exception_ptr exception_;
-  std::unique_ptr<std::string> name_;
+  std::unique_ptr<Options> options_;
 };
 
 template <class T>
