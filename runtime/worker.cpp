@@ -12,6 +12,8 @@
 
 #include <boost/fiber/operations.hpp>
 
+#include <unistd.h>
+
 #include <mutex>
 #include <new>
 #include <system_error>
@@ -39,6 +41,7 @@ void Worker::start() {
 void Worker::thread_main(std::atomic<bool>& started) {
   thread_context().worker = this;
   thread_context().worker_thread = true;
+  tid_.store(static_cast<pid_t>(::gettid()), std::memory_order_release);
   boost::fibers::use_scheduling_algorithm<FiberAlgorithm>(*this);
   main_ctx_ = boost::fibers::context::active();
   scheduler_ = main_ctx_->get_scheduler();
