@@ -7,6 +7,7 @@
 #include <weft/monitor.hpp>
 
 #include <signal.h>
+#include <time.h>
 #include <ucontext.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -221,6 +222,15 @@ std::string describe_syscall(long nr) {
   return "number " + std::to_string(nr);
 }
 
+// CPU time thread tid has used, in ns (Linux's clock id for another thread's CPU clock,
+// as pthread_getcpuclockid makes it); -1 if unreadable.
+std::int64_t thread_cpu_ns(pid_t tid) noexcept {
+  const clockid_t clock = static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);  // CPUCLOCK_SCHED, per thread
+  timespec ts{};
+  if (::clock_gettime(clock, &ts) != 0) return -1;
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 BlockedWorker examine(Worker& w, std::chrono::milliseconds blocked_for) {
   BlockedWorker r;
   r.worker = w.index();
@@ -246,6 +256,16 @@ BlockedWorker examine(Worker& w, std::chrono::milliseconds blocked_for) {
     r.stack.push_back(describe_code_address(i == 0 || pc == nullptr ? pc : pc - 1));
   }
   return r;
+}
+
+// Whether the worker itself is what held it: it ran for the limit in CPU time (not only
+// in wall time: a worker the machine did not run, because other processes had the CPU,
+// has not switched either, through no fault of its fiber's), or it sits in a system call.
+bool holds_its_worker(pid_t tid, std::int64_t cpu_since_ns, std::chrono::milliseconds limit) {
+  const std::int64_t cpu = thread_cpu_ns(tid);
+  if (cpu < 0 || cpu_since_ns < 0) return true;
+  if (cpu - cpu_since_ns >= std::chrono::duration_cast<std::chrono::nanoseconds>(limit).count()) return true;
+  return read_syscall(tid).in_call;
 }
 
 void deliver(const BlockedWorker& r) noexcept {
@@ -279,6 +299,7 @@ void Monitor::run() noexcept {
   struct Watch {
     std::uint64_t switches = 0;
     Clock::time_point since;
+    std::int64_t cpu_since_ns = -1;  // the thread's CPU time then
     bool reported = false;
   };
   const unsigned n = runtime_.workers();
@@ -292,11 +313,12 @@ void Monitor::run() noexcept {
       Watch& seen = watch[i];
       const std::uint64_t switches = w.switches();
       if (switches != seen.switches || w.asleep() || seen.since == Clock::time_point{}) {
-        seen = Watch{switches, now, false};
+        seen = Watch{switches, now, thread_cpu_ns(w.tid()), false};
         continue;
       }
       const auto blocked = now - seen.since;
       if (seen.reported || blocked < limit_) continue;
+      if (!holds_its_worker(w.tid(), seen.cpu_since_ns, limit_)) continue;
       seen.reported = true;
       try {
         deliver(examine(w, std::chrono::duration_cast<std::chrono::milliseconds>(blocked)));

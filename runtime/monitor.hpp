@@ -4,7 +4,9 @@
 // context it switches to (Worker::switching_to, a plain store each: the cost of watching
 // falls on the monitor, not on the workers). Every quarter of the limit the monitor reads
 // them: a count that moved, or a worker asleep in its reactor, starts a new episode; a
-// count that has not moved for the limit is a blocked worker, reported once.
+// count that has not moved for the limit is a blocked worker, reported once, if the worker
+// used that much CPU time meanwhile or sits in a system call (one the machine merely did
+// not run is not its fiber's doing).
 //
 // What a report holds. The fiber is the record whose context is on the CPU, found under
 // the record list's lock (so it cannot end while read). The system call is the first
