@@ -31,6 +31,7 @@ constexpr unsigned kDefaultBlocking = 64;
 constexpr unsigned kDefaultBlockingQueue = 4096;
 constexpr unsigned kMaxBlockingQueue = 1u << 24;
 constexpr unsigned kMaxProcessWorkers = 1024;
+constexpr unsigned kMaxBlockingWarnMs = 3'600'000;
 // Lookups in flight at once on the resolver's pool (runtime/resolver.hpp). Most answer in
 // microseconds from /etc/hosts or a cache; an unreachable server holds a thread for the
 // resolver's timeouts (seconds), so enough to keep a burst of such moving, few enough to
@@ -76,6 +77,10 @@ void validate(const Config& c) {
     throw std::invalid_argument("weft::configure: process_workers must be at most " +
                                 std::to_string(kMaxProcessWorkers));
   }
+  if (c.blocking_warn_ms > kMaxBlockingWarnMs) {
+    throw std::invalid_argument("weft::configure: blocking_warn_ms must be at most " +
+                                std::to_string(kMaxBlockingWarnMs) + " (an hour)");
+  }
 }
 
 // How long a spawn_blocking thread stays idle before it retires. Not in Config: only
@@ -105,6 +110,9 @@ Config resolve(Config c) {
   }
   if (c.hook_locks == Toggle::from_environment) {
     c.hook_locks = env_number("WEFT_HOOK_LOCKS", 1, 0, 1) == 1 ? Toggle::on : Toggle::off;
+  }
+  if (c.blocking_warn_ms == 0) {
+    c.blocking_warn_ms = static_cast<unsigned>(env_number("WEFT_BLOCKING_WARN_MS", 0, 0, kMaxBlockingWarnMs));
   }
   if (c.process_workers == 0) {
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
@@ -169,6 +177,9 @@ Runtime::Runtime(const Config& resolved)
     workers_.push_back(std::make_unique<Worker>(*this, i));
   }
   for (auto& w : workers_) w->start();
+  if (config_.blocking_warn_ms > 0) {
+    monitor_ = std::make_unique<Monitor>(*this, std::chrono::milliseconds(config_.blocking_warn_ms));
+  }
 }
 
 Worker& Runtime::next_worker() noexcept {

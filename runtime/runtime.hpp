@@ -5,6 +5,7 @@
 #pragma once
 
 #include "blocking_pool.hpp"
+#include "monitor.hpp"
 #include "worker.hpp"
 
 #include <weft/config.hpp>
@@ -61,6 +62,7 @@ class Runtime {
   std::atomic<int> asleep_{0};
   BlockingPool blocking_;
   BlockingPool resolver_;
+  std::unique_ptr<Monitor> monitor_;  // null unless blocking_warn_ms is set
 };
 
 // Where place_fiber starts a new fiber.

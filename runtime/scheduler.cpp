@@ -92,7 +92,10 @@ boost::fibers::context* FiberAlgorithm::choose_next() noexcept {
   // dispatcher ready whenever a fiber runs, so it is the fallback here.
   if (ctx == nullptr) ctx = std::exchange(dispatcher_, nullptr);
   // Null only to the dispatcher itself, which then goes on running (and sleeps).
-  if (ctx != nullptr) Worker::set_running_context(ctx);
+  if (ctx != nullptr) {
+    Worker::set_running_context(ctx);
+    worker_.switching_to(ctx);
+  }
   return ctx;
 }
 

@@ -14,6 +14,8 @@
 
 #include <boost/fiber/operations.hpp>
 
+#include <unistd.h>
+
 #include <mutex>
 #include <new>
 #include <system_error>
@@ -43,6 +45,7 @@ void Worker::thread_main(std::atomic<bool>& started) {
   thread_context().worker_thread = true;
   asan::note_worker_thread();
   add_overflow_signal_stack();
+  tid_.store(static_cast<pid_t>(::gettid()), std::memory_order_release);
   boost::fibers::use_scheduling_algorithm<FiberAlgorithm>(*this);
   main_ctx_ = boost::fibers::context::active();
   scheduler_ = main_ctx_->get_scheduler();

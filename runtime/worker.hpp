@@ -15,9 +15,12 @@
 #include <boost/fiber/detail/spinlock.hpp>
 #include <boost/fiber/scheduler.hpp>
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -69,6 +72,17 @@ class Worker {
   void leaving_cpu() noexcept {
     if (records_.unlisted() != nullptr) records_.list_unlisted();
   }
+  // Called by the scheduler with the context it switches to: what the blocked-worker
+  // monitor (monitor.hpp) watches from its own thread. One writer, so no atomic increment.
+  void switching_to(boost::fibers::context* next) noexcept {
+    switches_.store(switches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    on_cpu_.store(next, std::memory_order_relaxed);
+  }
+  // For the monitor, from any thread: switches so far, the context on the CPU now (its
+  // last switch's), and the thread's id for /proc/self/task.
+  std::uint64_t switches() const noexcept { return switches_.load(std::memory_order_relaxed); }
+  const boost::fibers::context* on_cpu() const noexcept { return on_cpu_.load(std::memory_order_relaxed); }
+  pid_t tid() const noexcept { return tid_.load(std::memory_order_acquire); }
 
   // This worker's fibers, for walks from any thread.
   const RecordList& records() const noexcept { return records_; }
@@ -129,6 +143,9 @@ class Worker {
   bool main_parked_ = false;    // guarded by inbox_lock_
 
   RecordList records_;
+  std::atomic<std::uint64_t> switches_{0};
+  std::atomic<const boost::fibers::context*> on_cpu_{nullptr};
+  std::atomic<pid_t> tid_{0};
 
   detail::Spinlock fresh_lock_;
   boost::fibers::scheduler::ready_queue_type fresh_;  // guarded by fresh_lock_

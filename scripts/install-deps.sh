@@ -7,6 +7,9 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost-context1.74-dev libboost-fiber1.74-dev
   doctest-dev libbenchmark-dev
+  # the blocked-worker monitor unwinds a stack stopped in a system call with libunwind,
+  # loaded with dlopen when first needed (runtime/stack_trace.hpp)
+  libunwind8
   # tests/clients: real clients against real servers, which the tests start themselves
   libhiredis-dev libcurl4-openssl-dev libpq-dev redis-server postgresql
   libmemcached-dev memcached libcpp-httplib-dev

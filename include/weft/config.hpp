@@ -30,6 +30,10 @@ struct Config {
   // and a std::mutex held across a hooked call deadlocks the worker as soon as another
   // fiber there wants it; only for programs that need libc's own lock code in fibers.
   Toggle hook_locks = Toggle::from_environment;
+  // The blocked-worker monitor (<weft/monitor.hpp>): a worker that has not switched fibers
+  // for this many milliseconds, while not waiting for events, is reported once. 0:
+  // WEFT_BLOCKING_WARN_MS if set, else no monitor. At most an hour.
+  unsigned blocking_warn_ms = 0;
 };
 
 // Sets the ambient runtime's configuration. Throws std::logic_error if the runtime has

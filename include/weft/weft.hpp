@@ -7,6 +7,7 @@
 #include <weft/errors.hpp>
 #include <weft/fibers.hpp>
 #include <weft/group.hpp>
+#include <weft/monitor.hpp>
 #include <weft/process.hpp>
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>

@@ -1,0 +1,135 @@
+#include "stack_trace.hpp"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <ucontext.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+namespace weft::rt {
+
+namespace {
+
+// What of libunwind's x86-64 ABI (1.x, as in Debian's libunwind8) is used here, declared
+// locally so that building needs no libunwind-dev: its context is the ucontext_t, its
+// cursor an opaque block of 127 words, registers are numbered as in <libunwind-x86_64.h>.
+using unw_word_t = std::uint64_t;
+struct UnwCursor {
+  unw_word_t opaque[127];
+};
+constexpr int kUnwRip = 16;
+using InitLocal = int (*)(UnwCursor*, ucontext_t*);
+using Step = int (*)(UnwCursor*);
+using GetReg = int (*)(UnwCursor*, int, unw_word_t*);
+
+struct Libunwind {
+  InitLocal init_local = nullptr;
+  Step step = nullptr;
+  GetReg get_reg = nullptr;
+  std::string problem;
+};
+
+const Libunwind& libunwind() {
+  static const Libunwind lib = [] {
+    Libunwind l;
+    void* h = ::dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (h == nullptr) {
+      const char* e = ::dlerror();
+      l.problem = std::string("no libunwind (install the libunwind8 package): ") + (e != nullptr ? e : "?");
+      return l;
+    }
+    l.init_local = reinterpret_cast<InitLocal>(::dlsym(h, "_ULx86_64_init_local"));
+    l.step = reinterpret_cast<Step>(::dlsym(h, "_ULx86_64_step"));
+    l.get_reg = reinterpret_cast<GetReg>(::dlsym(h, "_ULx86_64_get_reg"));
+    if (l.init_local == nullptr || l.step == nullptr || l.get_reg == nullptr) {
+      l.problem = "libunwind.so.8 lacks the x86-64 local unwinding functions";
+      l.init_local = nullptr;
+    }
+    return l;
+  }();
+  return lib;
+}
+
+}  // namespace
+
+void warm_up_backtrace() noexcept {
+  void* one[1];
+  (void)::backtrace(one, 1);
+}
+
+std::size_t capture_here(void** pcs, std::size_t max) noexcept {
+  const int n = ::backtrace(pcs, static_cast<int>(max));
+  return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+std::size_t unwind_from(std::uintptr_t pc, std::uintptr_t sp, std::uintptr_t bp, void** pcs, std::size_t max,
+                        std::string* why) noexcept {
+#if defined(__x86_64__)
+  try {
+    const Libunwind& lib = libunwind();
+    if (lib.init_local == nullptr) {
+      if (why != nullptr) *why = lib.problem;
+      return 0;
+    }
+    ucontext_t uc;
+    std::memset(&uc, 0, sizeof uc);
+    uc.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(pc);
+    uc.uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(sp);
+    uc.uc_mcontext.gregs[REG_RBP] = static_cast<greg_t>(bp);
+    UnwCursor cursor;
+    if (lib.init_local(&cursor, &uc) < 0) {
+      if (why != nullptr) *why = "libunwind could not start from the thread's registers";
+      return 0;
+    }
+    std::size_t n = 0;
+    do {
+      unw_word_t ip = 0;
+      if (lib.get_reg(&cursor, kUnwRip, &ip) < 0 || ip == 0) break;
+      pcs[n++] = reinterpret_cast<void*>(ip);
+    } while (n < max && lib.step(&cursor) > 0);
+    return n;
+  } catch (...) {
+    if (why != nullptr) *why = "out of memory";
+    return 0;
+  }
+#else
+  (void)pc, (void)sp, (void)bp, (void)pcs, (void)max;
+  if (why != nullptr) *why = "unwinding another thread's stack is done on x86-64 only";
+  return 0;
+#endif
+}
+
+std::string describe_code_address(const void* pc) {
+  Dl_info info{};
+  char buf[64];
+  if (::dladdr(pc, &info) == 0) {
+    std::snprintf(buf, sizeof buf, "%p", pc);
+    return buf;
+  }
+  const char* object = info.dli_fname != nullptr ? info.dli_fname : "?";
+  if (const char* slash = std::strrchr(object, '/')) object = slash + 1;
+  std::string out;
+  if (info.dli_sname != nullptr) {
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+    out = status == 0 && demangled != nullptr ? demangled : info.dli_sname;
+    std::free(demangled);
+    std::snprintf(buf, sizeof buf, "+0x%zx",
+                  static_cast<std::size_t>(static_cast<const char*>(pc) - static_cast<const char*>(info.dli_saddr)));
+  } else {
+    out = "??";
+    std::snprintf(buf, sizeof buf, "+0x%zx",
+                  static_cast<std::size_t>(static_cast<const char*>(pc) - static_cast<const char*>(info.dli_fbase)));
+  }
+  out += buf;
+  out += " (";
+  out += object;
+  out += ")";
+  return out;
+}
+
+}  // namespace weft::rt
