@@ -101,13 +101,18 @@ void on_trace_signal(int sig, siginfo_t* info, void* context) {
   }
 }
 
+// Once per process: a runtime started again in a forked child keeps the handler it
+// inherited, and must not take it for "the handler that was there before".
 void install_trace_signal() {
-  warm_up_backtrace();
-  struct sigaction sa {};
-  sa.sa_sigaction = on_trace_signal;
-  sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGURG, &sa, &previous_urg);
+  static std::once_flag once;
+  std::call_once(once, [] {
+    warm_up_backtrace();
+    struct sigaction sa {};
+    sa.sa_sigaction = on_trace_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGURG, &sa, &previous_urg);
+  });
 }
 
 // Asks thread tid for its trace; waits up to 200 ms for the answer.

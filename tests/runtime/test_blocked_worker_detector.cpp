@@ -13,6 +13,8 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <linux/futex.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -48,10 +50,19 @@ Reports& reports() {
   return r;
 }
 
+// The program's own SIGURG handler, there before weft's: SIGURGs that are not the
+// monitor's must still reach it.
+std::atomic<int> own_sigurgs{0};
+void count_sigurg(int) { own_sigurgs.fetch_add(1); }
+
 // Once, before the runtime starts: the monitor at 50 ms, its reports kept here.
 void watched_runtime() {
   static std::once_flag once;
   std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_handler = count_sigurg;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGURG, &sa, nullptr);
     weft::Config c;
     c.blocking_warn_ms = kLimitMs;
     weft::configure(c);
@@ -190,4 +201,30 @@ TEST_CASE("a busy, healthy runtime gets no report: fibers that compute in short 
   std::this_thread::sleep_for(300ms);  // idle workers are not blocked either
   const auto got = reports().take();
   CHECK_MESSAGE(got.empty(), all(got));
+}
+
+TEST_CASE("SIGURGs that are not the monitor's reach the handler the program had installed") {
+  watched_runtime();
+  const int before = own_sigurgs.load();
+  REQUIRE(::raise(SIGURG) == 0);           // from this thread (SI_TKILL, as the monitor's)
+  REQUIRE(::kill(::getpid(), SIGURG) == 0);  // from "another process" (SI_USER)
+  for (int i = 0; i < 100 && own_sigurgs.load() < before + 2; ++i) std::this_thread::sleep_for(1ms);
+  CHECK(own_sigurgs.load() == before + 2);
+}
+
+TEST_CASE("in a forked child the runtime starts again with its monitor, which reports there") {
+  watched_runtime();
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    weft::spawn(weft::FiberOptions{"child-hog"}, [] { weft_test_spin_on_cpu(200ms); }).get();
+    std::this_thread::sleep_for(100ms);
+    const auto got = reports().take();
+    const bool named = got.size() == 1 && got[0].fiber_name == "child-hog";
+    ::_exit(named ? 0 : 10 + static_cast<int>(got.size()));
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK_MESSAGE(WEXITSTATUS(status) == 0, "the child saw " << WEXITSTATUS(status) - 10 << " reports, or a wrong one");
 }
