@@ -97,7 +97,9 @@ TEST_CASE("cancelled while computing: sticky from its first wait on, and non-blo
 
 TEST_CASE("a cancelled fiber's neighbours and its worker run on") {
   Pipe p;
+  std::atomic<bool> started{false};
   auto victim = weft::spawn([&] {
+    started = true;
     char c;
     return ::read(p.fd[0], &c, 1);
   });
@@ -109,6 +111,9 @@ TEST_CASE("a cancelled fiber's neighbours and its worker run on") {
     }
     return n;
   });
+  // Cancelled once it runs (a cancel before its start is the other test's): under load
+  // 5 ms was not always enough for it to start (ASan CI run at c49a185).
+  while (!started) std::this_thread::sleep_for(1ms);
   std::this_thread::sleep_for(5ms);
   CHECK(victim.cancel());
   CHECK(victim.get() == -1);
