@@ -6,6 +6,7 @@
 // workers.
 #include <weft/weft.hpp>
 
+#include "support/asan_build.hpp"
 #include "support/child_process.hpp"
 #include "support/deep_recursion.hpp"
 
@@ -23,17 +24,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAsan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
-#endif
-#else
-constexpr bool kAsan = false;
-#endif
+using weft_test::kAsan;
 
 // A write through a bad pointer the compiler cannot see coming (so it stays a store, not
 // a trap instruction).

@@ -5,6 +5,7 @@
 // report the overflow themselves (test_stack_overflow_guard): these cases skip there.
 #include <weft/weft.hpp>
 
+#include "support/asan_build.hpp"
 #include "support/child_process.hpp"
 #include "support/deep_recursion.hpp"
 
@@ -21,17 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAsan = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAsan = true;
-#else
-constexpr bool kAsan = false;
-#endif
-#else
-constexpr bool kAsan = false;
-#endif
+using weft_test::kAsan;
 
 // In the child: runs a fiber with `options` that prints "ID SIZE" (its id, the runtime's
 // stack size) to stdout and then recurses until its stack runs out.
