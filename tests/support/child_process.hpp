@@ -91,6 +91,18 @@ inline std::string describe(const ChildResult& r) {
   return "killed by signal " + std::to_string(r.signal) + " (" + strsignal(r.signal) + ")";
 }
 
+// Waits for child `pid` (killed past `deadline`, counted from `start`), then takes what it
+// wrote to out_fd and err_fd, which it closes.
+inline ChildResult wait_and_collect(pid_t pid, std::chrono::milliseconds deadline,
+                                    std::chrono::steady_clock::time_point start, int out_fd, int err_fd) {
+  ChildResult r = wait_with_deadline(pid, deadline, start);
+  r.out = slurp_fd(out_fd);
+  r.err = slurp_fd(err_fd);
+  ::close(out_fd);
+  ::close(err_fd);
+  return r;
+}
+
 // Runs `program args...` with `env` ("NAME=value", replacing NAME if set) added to this
 // process's environment; kills it if it has not ended within `deadline`.
 inline ChildResult run_program(const std::string& program, const std::vector<std::string>& args,
@@ -138,12 +150,7 @@ inline ChildResult run_program(const std::string& program, const std::vector<std
     ::close(err_fd);
     return r;
   }
-  r = wait_with_deadline(pid, deadline, start);
-  r.out = slurp_fd(out_fd);
-  r.err = slurp_fd(err_fd);
-  ::close(out_fd);
-  ::close(err_fd);
-  return r;
+  return wait_and_collect(pid, deadline, start, out_fd, err_fd);
 }
 
 // Runs fn() in a forked child, whose stdout and stderr are collected, and which exits 0
@@ -169,13 +176,8 @@ ChildResult run_in_fork(F fn, std::chrono::milliseconds deadline) {
     std::fflush(nullptr);
     std::_Exit(0);
   }
-  if (pid < 0) {
-    r.err = std::string("fork failed: ") + std::strerror(errno);
-  } else {
-    r = wait_with_deadline(pid, deadline, start);
-    r.out = slurp_fd(out_fd);
-    r.err = slurp_fd(err_fd);
-  }
+  if (pid >= 0) return wait_and_collect(pid, deadline, start, out_fd, err_fd);
+  r.err = std::string("fork failed: ") + std::strerror(errno);
   ::close(out_fd);
   ::close(err_fd);
   return r;
