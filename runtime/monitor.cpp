@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -236,7 +237,8 @@ std::int64_t thread_cpu_ns(pid_t tid) noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-BlockedWorker examine(Worker& w, std::chrono::milliseconds blocked_for) {
+// `st`: what /proc said of the worker's system call, if already read.
+BlockedWorker examine(Worker& w, std::chrono::milliseconds blocked_for, std::optional<SyscallState> st) {
   BlockedWorker r;
   r.worker = w.index();
   r.blocked_for = blocked_for;
@@ -248,10 +250,10 @@ BlockedWorker examine(Worker& w, std::chrono::milliseconds blocked_for) {
   });
   void* pcs[kMaxFrames];
   std::size_t n = 0;
-  const SyscallState st = read_syscall(w.tid());
-  if (st.in_call) {
-    r.system_call = describe_syscall(st.number);
-    n = unwind_from(st.pc, st.sp, 0, pcs, kMaxFrames, &r.stack_problem);
+  if (!st) st = read_syscall(w.tid());
+  if (st->in_call) {
+    r.system_call = describe_syscall(st->number);
+    n = unwind_from(st->pc, st->sp, 0, pcs, kMaxFrames, &r.stack_problem);
   } else {
     n = trace_by_signal(w.tid(), pcs, &r.stack_problem);
   }
@@ -266,11 +268,14 @@ BlockedWorker examine(Worker& w, std::chrono::milliseconds blocked_for) {
 // Whether the worker itself is what held it: it ran for the limit in CPU time (not only
 // in wall time: a worker the machine did not run, because other processes had the CPU,
 // has not switched either, through no fault of its fiber's), or it sits in a system call.
-bool holds_its_worker(pid_t tid, std::int64_t cpu_since_ns, std::chrono::milliseconds limit) {
+// Fills *st when it had to read the system call, for examine to use.
+bool holds_its_worker(pid_t tid, std::int64_t cpu_since_ns, std::chrono::milliseconds limit,
+                      std::optional<SyscallState>* st) {
   const std::int64_t cpu = thread_cpu_ns(tid);
   if (cpu < 0 || cpu_since_ns < 0) return true;
   if (cpu - cpu_since_ns >= std::chrono::duration_cast<std::chrono::nanoseconds>(limit).count()) return true;
-  return read_syscall(tid).in_call;
+  *st = read_syscall(tid);
+  return (*st)->in_call;
 }
 
 void deliver(const BlockedWorker& r) noexcept {
@@ -323,10 +328,11 @@ void Monitor::run() noexcept {
       }
       const auto blocked = now - seen.since;
       if (seen.reported || blocked < limit_) continue;
-      if (!holds_its_worker(w.tid(), seen.cpu_since_ns, limit_)) continue;
+      std::optional<SyscallState> st;
+      if (!holds_its_worker(w.tid(), seen.cpu_since_ns, limit_, &st)) continue;
       seen.reported = true;
       try {
-        deliver(examine(w, std::chrono::duration_cast<std::chrono::milliseconds>(blocked)));
+        deliver(examine(w, std::chrono::duration_cast<std::chrono::milliseconds>(blocked), st));
       } catch (...) {
         std::fputs("weft: a blocked worker was seen, and examining it failed\n", stderr);
       }
