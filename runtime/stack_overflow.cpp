@@ -3,6 +3,7 @@
 #include "asan_annotations.hpp"
 #include "fiber_record.hpp"
 #include "stack_pool.hpp"
+#include "stack_trace.hpp"
 #include "worker.hpp"
 
 #include <execinfo.h>
@@ -100,8 +101,8 @@ void report(const FiberRecord& record, const GuardedStack& stack) noexcept {
   // The message is out first: should unwinding the broken stack fault, that fault (of a
   // blocked signal) still kills the process with SIGSEGV.
   void* frames[kTraceFrames];
-  const int n = ::backtrace(frames, kTraceFrames);
-  ::backtrace_symbols_fd(frames, n, STDERR_FILENO);
+  const std::size_t n = capture_here(frames, kTraceFrames);
+  ::backtrace_symbols_fd(frames, static_cast<int>(n), STDERR_FILENO);
 }
 
 // Ends the process by `sig` with its default action, as if weft had never been there.
@@ -162,8 +163,7 @@ void install_overflow_handler() noexcept {
   if (!kWanted || installed.load(std::memory_order_acquire)) return;
   // backtrace() loads libgcc_s on its first call (malloc, the loader's lock): not in the
   // handler, then.
-  void* frame[1];
-  (void)::backtrace(frame, 1);
+  warm_up_backtrace();
   struct sigaction sa{};
   sa.sa_sigaction = on_fault;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
