@@ -97,12 +97,21 @@ class RecordList {
     for (const FiberRecord* r = head_; r != nullptr; r = r->next) f(*r);
     if (const FiberRecord* r = unlisted_.load(std::memory_order_acquire)) f(*r);
   }
+  // f(const FiberRecord&) for each listed record, without the lock: only on the worker's
+  // own thread, which alone changes the list, and only if f switches no fiber.
+  template <class F>
+  void for_each_listed_here(F f) const {
+    for (const FiberRecord* r = head_; r != nullptr; r = r->next) f(*r);
+  }
 
  private:
   mutable detail::Spinlock lock_;
   FiberRecord* head_ = nullptr;                     // guarded by lock_
   std::atomic<FiberRecord*> unlisted_{nullptr};     // cleared under lock_
 };
+
+// What r says now, field by field (see the top of this file), as list_fibers gives it.
+FiberInfo info_of(const FiberRecord& r);
 
 // A new fiber id: taken from a per-thread block, so spawning fibers on several workers
 // does not contend on one counter.

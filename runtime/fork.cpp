@@ -63,7 +63,7 @@ constinit std::atomic<int> fork_participant_count{0};
 int participants() noexcept { return fork_participant_count.load(std::memory_order_acquire); }
 
 void before_fork() noexcept {
-  thread_context().in_fork_handlers = true;  // lock calls block, never park, till the end
+  thread_context().locks_block_thread = true;  // lock calls block, never park, till the end
   lock_stack_pool_for_fork();
   for (int i = 0; i < participants(); ++i) {
     if (fork_participants[i].prepare != nullptr) fork_participants[i].prepare();
@@ -75,12 +75,12 @@ void in_parent_after_fork() noexcept {
     if (fork_participants[i].in_parent != nullptr) fork_participants[i].in_parent();
   }
   unlock_stack_pool_after_fork();
-  thread_context().in_fork_handlers = false;
+  thread_context().locks_block_thread = false;
 }
 
 void in_child_after_fork() noexcept {
   forget_address_table_in_child();  // first: the unlocks below look in it
-  thread_context().in_fork_handlers = false;
+  thread_context().locks_block_thread = false;
   unlock_stack_pool_after_fork();
   ++detail::fork_generation;
   // This thread, even if a copy of a worker or pool thread, is a plain thread now, whose

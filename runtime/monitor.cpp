@@ -253,7 +253,7 @@ BlockedWorker examine(Worker& w, std::chrono::milliseconds blocked_for, std::opt
   if (!st) st = read_syscall(w.tid());
   if (st->in_call) {
     r.system_call = describe_syscall(st->number);
-    n = unwind_from(st->pc, st->sp, 0, pcs, kMaxFrames, &r.stack_problem);
+    n = unwind_from(UnwindStart{.pc = st->pc, .sp = st->sp}, pcs, kMaxFrames, &r.stack_problem);
   } else {
     n = trace_by_signal(w.tid(), pcs, &r.stack_problem);
   }

@@ -1,5 +1,7 @@
 #include "stack_trace.hpp"
 
+#include "thread_context.hpp"
+
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -25,6 +27,9 @@ constexpr int kUnwRip = 16;
 using InitLocal = int (*)(UnwCursor*, ucontext_t*);
 using Step = int (*)(UnwCursor*);
 using GetReg = int (*)(UnwCursor*, int, unw_word_t*);
+using AddressSpace = void*;
+using SetCachingPolicy = int (*)(AddressSpace, int);
+constexpr int kUnwCachePerThread = 2;  // unw_caching_policy_t's UNW_CACHE_PER_THREAD
 
 struct Libunwind {
   InitLocal init_local = nullptr;
@@ -48,7 +53,15 @@ const Libunwind& libunwind() {
     if (l.init_local == nullptr || l.step == nullptr || l.get_reg == nullptr) {
       l.problem = "libunwind.so.8 lacks the x86-64 local unwinding functions";
       l.init_local = nullptr;
+      return l;
     }
+    // Its default cache of unwinding rules is shared, behind a pthread mutex taken on
+    // every step: in fibers, where weft's lock shims make that mutex park, two workers
+    // walking stacks at once (a dump) hand it back and forth thousands of times a
+    // second. A cache per thread takes no lock.
+    auto set_policy = reinterpret_cast<SetCachingPolicy>(::dlsym(h, "_ULx86_64_set_caching_policy"));
+    auto* local_space = static_cast<AddressSpace*>(::dlsym(h, "_ULx86_64_local_addr_space"));
+    if (set_policy != nullptr && local_space != nullptr) (void)set_policy(*local_space, kUnwCachePerThread);
     return l;
   }();
   return lib;
@@ -66,8 +79,7 @@ std::size_t capture_here(void** pcs, std::size_t max) noexcept {
   return n > 0 ? static_cast<std::size_t>(n) : 0;
 }
 
-std::size_t unwind_from(std::uintptr_t pc, std::uintptr_t sp, std::uintptr_t bp, void** pcs, std::size_t max,
-                        std::string* why) noexcept {
+std::size_t unwind_from(const UnwindStart& start, void** pcs, std::size_t max, std::string* why) noexcept {
 #if defined(__x86_64__)
   try {
     const Libunwind& lib = libunwind();
@@ -77,9 +89,22 @@ std::size_t unwind_from(std::uintptr_t pc, std::uintptr_t sp, std::uintptr_t bp,
     }
     ucontext_t uc;
     std::memset(&uc, 0, sizeof uc);
-    uc.uc_mcontext.gregs[REG_RIP] = static_cast<greg_t>(pc);
-    uc.uc_mcontext.gregs[REG_RSP] = static_cast<greg_t>(sp);
-    uc.uc_mcontext.gregs[REG_RBP] = static_cast<greg_t>(bp);
+    greg_t* regs = uc.uc_mcontext.gregs;
+    regs[REG_RIP] = static_cast<greg_t>(start.pc);
+    regs[REG_RSP] = static_cast<greg_t>(start.sp);
+    regs[REG_RBP] = static_cast<greg_t>(start.bp);
+    regs[REG_RBX] = static_cast<greg_t>(start.bx);
+    regs[REG_R12] = static_cast<greg_t>(start.r12);
+    regs[REG_R13] = static_cast<greg_t>(start.r13);
+    regs[REG_R14] = static_cast<greg_t>(start.r14);
+    regs[REG_R15] = static_cast<greg_t>(start.r15);
+    // Restored on every way out: the one thread runs no other fiber meanwhile.
+    struct LocksBlock {
+      bool& flag;
+      const bool before = flag;
+      explicit LocksBlock(bool& f) : flag(f) { flag = true; }
+      ~LocksBlock() { flag = before; }
+    } locks_block(thread_context().locks_block_thread);
     UnwCursor cursor;
     if (lib.init_local(&cursor, &uc) < 0) {
       if (why != nullptr) *why = "libunwind could not start from the thread's registers";
@@ -97,7 +122,7 @@ std::size_t unwind_from(std::uintptr_t pc, std::uintptr_t sp, std::uintptr_t bp,
     return 0;
   }
 #else
-  (void)pc, (void)sp, (void)bp, (void)pcs, (void)max;
+  (void)start, (void)pcs, (void)max;
   if (why != nullptr) *why = "unwinding another thread's stack is done on x86-64 only";
   return 0;
 #endif

@@ -1,5 +1,5 @@
-// Stack traces of threads other than the caller's, for the blocked-worker monitor (and the
-// fiber dump): the return addresses on a stack, and their names.
+// Stack traces of threads and fibers other than the caller's, for the blocked-worker
+// monitor and the fiber dump: the return addresses on a stack, and their names.
 //
 // Two ways in. A thread running user code is asked for its own trace by a signal
 // (capture_here, in the handler: glibc's backtrace(), which follows the signal frame). A
@@ -25,11 +25,17 @@ constexpr std::size_t kMaxFrames = 48;
 std::size_t capture_here(void** pcs, std::size_t max) noexcept;
 void warm_up_backtrace() noexcept;
 
-// The frames of a stack that is not running, from its instruction and stack pointers
-// (and the frame pointer, 0 if unknown). 0 when libunwind cannot be had (not installed:
-// the libunwind8 package), with the reason in *why if given.
-std::size_t unwind_from(std::uintptr_t pc, std::uintptr_t sp, std::uintptr_t bp, void** pcs, std::size_t max,
-                        std::string* why = nullptr) noexcept;
+// Where to start unwinding a stack that is not running: its instruction and stack
+// pointers, and the callee-saved registers where known (0: unknown), which a frame's
+// unwinding rules may name.
+struct UnwindStart {
+  std::uintptr_t pc = 0, sp = 0;
+  std::uintptr_t bp = 0, bx = 0, r12 = 0, r13 = 0, r14 = 0, r15 = 0;
+};
+
+// The frames of a stack that is not running, innermost first. 0 when libunwind cannot be
+// had (not installed: the libunwind8 package), with the reason in *why if given.
+std::size_t unwind_from(const UnwindStart& start, void** pcs, std::size_t max, std::string* why = nullptr) noexcept;
 
 // "function+0x1c (object)" for a code address, demangled; names come from the dynamic
 // symbol tables, so an executable's own functions need it linked with -rdynamic (CMake's

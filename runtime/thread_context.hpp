@@ -54,9 +54,12 @@ struct ThreadContext {
   std::uint64_t lock_identity = 0;
   // shims/lock_gate.hpp: this thread's kernel id, read once (0: not yet).
   int tid = 0;
-  // fork.cpp: between weft's prepare handler and its parent/child one, which hold the
-  // stack pool's libc lock: the lock shims then block the thread as libc does (lock_gate.hpp).
-  bool in_fork_handlers = false;
+  // While set, the lock shims block the thread as libc does instead of parking the fiber
+  // (lock_gate.hpp). Set by fork.cpp between weft's prepare handler and its parent/child
+  // one, which hold the stack pool's libc lock; and by stack_trace.cpp inside libunwind,
+  // whose own locks are held for microseconds and never across a switch, so that two
+  // workers walking stacks at once do not pass one back and forth through their reactors.
+  bool locks_block_thread = false;
   // blocking_pool.cpp: the pool whose thread this is.
   BlockingPool* blocking_pool = nullptr;
   // state.cpp: callbacks of states completed while callbacks run, in completion order.

@@ -28,12 +28,13 @@ using rt::lock_hooks_on;
 // that finds a parkable mutex taken naps and tries again instead of parking (mutex.cpp).
 extern std::atomic<int> hidden_mutex_releases;
 
-// A fiber's lock call is weft's to handle: hooks on, in a fiber, and not inside fork()'s
-// handlers after weft's took the stack pool's lock (fork.cpp): a fiber parked there, say
-// in an application's prepare handler, would leave it held, and the next fiber on its
-// worker to start, end or fork would block the worker thread for good.
+// A fiber's lock call is weft's to handle: hooks on, in a fiber, and not where the thread
+// blocks on locks as libc does (ThreadContext::locks_block_thread): inside fork()'s
+// handlers after weft's took the stack pool's lock (fork.cpp: a fiber parked there, say in
+// an application's prepare handler, would leave it held, and the next fiber on its worker
+// to start, end or fork would block the worker thread for good), and inside libunwind.
 inline bool fiber_lock_call() noexcept {
-  return in_fiber() && lock_hooks_on() && !rt::thread_context().in_fork_handlers;
+  return in_fiber() && lock_hooks_on() && !rt::thread_context().locks_block_thread;
 }
 
 // glibc's pthread_mutex_t (bits/struct_mutex.h): __kind's low two bits are the type, the

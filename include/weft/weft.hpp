@@ -4,6 +4,7 @@
 #include <weft/cancel.hpp>
 #include <weft/channel.hpp>
 #include <weft/config.hpp>
+#include <weft/dump.hpp>
 #include <weft/errors.hpp>
 #include <weft/fibers.hpp>
 #include <weft/group.hpp>
