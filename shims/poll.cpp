@@ -16,6 +16,7 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <vector>
 
 using weft::shim::in_fiber;
@@ -53,18 +54,31 @@ bool park_on_single(const pollfd& p, std::int64_t deadline, IoWait* outcome) noe
   return true;
 }
 
+// The waits of a poll that cannot park on its set (see park_on_any): 1 ms first, doubling
+// up to 50 ms, so that hundreds of such polls cost little CPU.
+class SetNaps {
+ public:
+  // Parks until the next nap ends or the deadline (-1: none); false if cancelled. The
+  // record says the fiber polls a set, as it does.
+  bool nap(std::int64_t deadline) noexcept {
+    const std::int64_t soon = weft::rt::monotonic_ns() + nap_ns_;
+    nap_ns_ = std::min<std::int64_t>(nap_ns_ * 2, 50'000'000);
+    return weft::rt::park_until(weft::rt::deadline_from_ns(deadline >= 0 && deadline < soon ? deadline : soon),
+                                {weft::rt::WaitKind::fd_set}) != weft::rt::ParkResult::cancelled;
+  }
+
+ private:
+  std::int64_t nap_ns_ = 1'000'000;
+};
+
 // Parks until one of fds may have one of its events, or the deadline (-1: none). Returns
 // false if the fiber was cancelled (rt::cancel_errno() says how); any other outcome
 // returns true: the caller asks the kernel again.
-bool park_on_any(const pollfd* fds, nfds_t n, std::int64_t deadline) noexcept {
+bool park_on_any(const pollfd* fds, nfds_t n, std::int64_t deadline, SetNaps& naps) noexcept {
   IoWait outcome = IoWait::ready;
   if (n == 1 && park_on_single(fds[0], deadline, &outcome)) return outcome != IoWait::cancelled;
   const int set = ::epoll_create1(EPOLL_CLOEXEC);
-  if (set < 0) {
-    // No descriptors left for a set: wait a little and let the caller look again.
-    const std::int64_t soon = weft::rt::monotonic_ns() + 1'000'000;
-    return weft::shim::cancellable_sleep_until(deadline >= 0 && deadline < soon ? deadline : soon);
-  }
+  if (set < 0) return naps.nap(deadline);  // no descriptors left for a set
   for (nfds_t i = 0; i < n; ++i) {
     if (fds[i].fd < 0) continue;
     epoll_event ev{};
@@ -85,6 +99,10 @@ bool park_on_any(const pollfd* fds, nfds_t n, std::int64_t deadline) noexcept {
                                  weft::rt::WaitKind::fd_set);
   weft::rt::retire_fd(set);
   WEFT_REAL(close)(set);
+  // The reactor could not watch the set: the kernel refuses to nest more than 500 epoll
+  // sets watching one file into another epoll (fs/eventpoll.c's path limits), so past
+  // 500 polls of the same fd, each poll asks again after a nap instead of at once.
+  if (outcome == IoWait::failed) return naps.nap(deadline);
   return outcome != IoWait::cancelled;
 }
 
@@ -100,11 +118,12 @@ bool past(std::int64_t deadline) noexcept {
 // poll and ppoll in a fiber: ask_now() is the kernel call with a zero timeout.
 template <class AskNow>
 int poll_in_fiber(const pollfd* fds, nfds_t n, std::int64_t deadline, AskNow ask_now) noexcept {
+  SetNaps naps;
   for (;;) {
     const int r = ask_now();
     if (r != 0 || past(deadline)) return r;
     if (n == 0) return weft::shim::cancellable_sleep_until(deadline) ? 0 : fail_cancelled();
-    if (!park_on_any(fds, n, deadline)) return fail_cancelled();
+    if (!park_on_any(fds, n, deadline, naps)) return fail_cancelled();
   }
 }
 
@@ -146,6 +165,7 @@ int select_in_fiber(int nfds, fd_set* r, fd_set* w, fd_set* e, std::int64_t dead
                     AskNow ask_now) noexcept {
   std::vector<pollfd> interest;
   bool have_interest = false;
+  SetNaps naps;
   for (;;) {
     fd_set rc, wc, ec;
     if (r != nullptr) rc = *r;
@@ -171,7 +191,7 @@ int select_in_fiber(int nfds, fd_set* r, fd_set* w, fd_set* e, std::int64_t dead
       if (e != nullptr) FD_ZERO(e);
       return 0;
     }
-    if (!park_on_any(interest.data(), interest.size(), deadline)) return fail_cancelled();
+    if (!park_on_any(interest.data(), interest.size(), deadline, naps)) return fail_cancelled();
   }
 }
 
@@ -180,10 +200,11 @@ int select_in_fiber(int nfds, fd_set* r, fd_set* w, fd_set* e, std::int64_t dead
 template <class AskNow>
 int epoll_in_fiber(int epfd, std::int64_t deadline, AskNow ask_now) noexcept {
   const pollfd set{epfd, POLLIN, 0};
+  SetNaps naps;
   for (;;) {
     const int n = ask_now();
     if (n != 0 || past(deadline)) return n;
-    if (!park_on_any(&set, 1, deadline)) return fail_cancelled();
+    if (!park_on_any(&set, 1, deadline, naps)) return fail_cancelled();
   }
 }
 

@@ -229,6 +229,7 @@ struct Waits {
     once_holder = std::thread([this] { std::call_once(once, [this] { gate.pass(); }); });
   }
   ~Waits() {
+    gate.open();  // already, unless the test failed before releasing everything
     if (once_holder.joinable()) once_holder.join();
     draining = false;
     if (drainer.joinable()) drainer.join();

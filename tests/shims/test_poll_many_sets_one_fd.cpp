@@ -1,0 +1,46 @@
+// A thousand fibers polling the same two fds all park, and cost little CPU while they wait.
+// Each poll of several fds is an epoll set of its own, which the worker's reactor watches;
+// the kernel refuses to nest more than 500 sets that watch one file into another epoll
+// (fs/eventpoll.c's path limits), and the polls past that number used to ask again at
+// once, for ever: half the fibers spun on their workers until a byte came.
+#include <weft/weft.hpp>
+
+#include "support/cpu_time.hpp"
+#include "support/pipe.hpp"
+
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("a thousand polls of the same fds all wait without spinning, and all see the byte") {
+  REQUIRE(weft::current_config().threads >= 2);
+  constexpr int kPollers = 1000;
+  weft_test::Pipe a, b;
+  std::vector<weft::Unfuture<int>> pollers;
+  for (int i = 0; i < kPollers; ++i) {
+    pollers.push_back(weft::spawn([&] {
+      pollfd p[2] = {{a.in(), POLLIN, 0}, {b.in(), POLLIN, 0}};
+      return ::poll(p, 2, -1) == 1 && p[0].revents == POLLIN ? 1 : 0;
+    }));
+  }
+  std::this_thread::sleep_for(300ms);  // every poller has started and waits
+  weft_test::CostMeter waiting;
+  std::this_thread::sleep_for(500ms);
+  waiting.stop();
+  INFO("CPU " << waiting.cpu().count() << " us over "
+            << std::chrono::duration_cast<std::chrono::microseconds>(waiting.wall()).count() << " us of waiting");
+  // Spinning pollers keep both workers busy: about as much CPU as wall time, and more.
+  CHECK(waiting.cpu() < waiting.wall() / 5);
+  for (auto& p : pollers) CHECK(!p.ready());
+  REQUIRE(::write(a.out(), "x", 1) == 1);
+  int saw = 0;
+  for (auto& p : pollers) saw += p.get();
+  CHECK(saw == kPollers);
+}
