@@ -1,6 +1,6 @@
 """CTest gdb_lists_fibers: share/gdb/weft.py on a real program (tests/gdb/gdb_sample.cpp).
 
-    python3 check_gdb_script.py <weft.py> <gdb_sample>
+    python3 check_gdb_script.py <weft.py> <gdb_sample> [<libweft.so> <its soname>]
 
 Runs gdb_sample under gdb to its stop in gdb_sample_stop_here, where four named fibers
 exist: three parked in gdb_sample_{sleep,read,wait}_here, one spinning on its worker in
@@ -13,7 +13,9 @@ thread stopped in a system call, then `continue`. Checks that:
     main thread's, gdb_sample_stop_here) and the running one's thread;
   - the selected thread's registers are as before afterwards, and the program still runs
     to its end and exits 0 (a system call of the worker thread is not broken either);
-  - before the program runs, the commands say so in one line, with no Python traceback.
+  - before the program runs, the commands say so in one line, with no Python traceback;
+  - given the shared libweft, with a copy of it stripped of its debug information loaded
+    instead (LD_LIBRARY_PATH), the commands say that is missing, with no traceback.
 Exits 1 naming each failed check.
 """
 
@@ -89,8 +91,36 @@ def sections(output):
     return {k: "\n".join(v) for k, v in out.items()}
 
 
+def run_gdb(args, env):
+    """gdb's output (stdout and stderr), also printed for the test log."""
+    # LeakSanitizer's exit-time check stops the threads with ptrace, which gdb holds.
+    env = dict(env, ASAN_OPTIONS=(env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
+    run = subprocess.run(["gdb", "-batch", "-nx", "-ex", "set pagination off", "-ex", "set width 0"]
+                         + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, timeout=50, env=env)
+    print(run.stdout)
+    return run.stdout
+
+
+def check_without_debug_info(script, sample, library, soname, check):
+    with tempfile.TemporaryDirectory() as libdir:
+        subprocess.run(["objcopy", "--strip-debug", library, os.path.join(libdir, soname)], check=True)
+        output = run_gdb(["-ex", "source " + script, "-ex", "break gdb_sample_stop_here", "-ex", "run",
+                          "-ex", "info sharedlibrary libweft", "-ex", "info weft-fibers",
+                          "-ex", "weft-fiber 1", "-ex", "kill", sample],
+                         dict(os.environ, LD_LIBRARY_PATH=libdir))
+    check(re.search(r"^0x\S+\s+0x\S+\s+Yes \(\*\)\s+%s" % re.escape(os.path.join(libdir, soname)),
+                    output, re.M) is not None, "the stripped copy of libweft was loaded")
+    check("gdb_sample_stop_here ()" in output, "without debug info: stopped in gdb_sample_stop_here")
+    check(output.count("weft: no debug information for libweft's runtime") == 2,
+          "without debug info, both commands say so")
+    check("Traceback" not in output and "Python Exception" not in output,
+          "without debug info: a Python traceback")
+
+
 def main():
     script, sample = sys.argv[1], sys.argv[2]
+    library = sys.argv[3] if len(sys.argv) > 4 and sys.argv[3] else None
     failures = []
 
     def check(ok, what):
@@ -100,21 +130,12 @@ def main():
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write("NAMES = %r\nREGISTERS = %r\n" % (list(NAMES), REGISTERS) + IN_GDB)
         inner = f.name
-    env = dict(os.environ)
-    # LeakSanitizer's exit-time check stops the threads with ptrace, which gdb holds.
-    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
     try:
-        run = subprocess.run(
-            ["gdb", "-batch", "-nx", "-ex", "set pagination off", "-ex", "set width 0",
-             "-ex", "source " + script, "-ex", "info weft-fibers", "-ex", "weft-fiber 1",
-             "-ex", "break gdb_sample_stop_here", "-ex", "run", "-x", inner, "-ex", "continue",
-             sample],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, timeout=50, env=env)
+        output = run_gdb(["-ex", "source " + script, "-ex", "info weft-fibers", "-ex", "weft-fiber 1",
+                          "-ex", "break gdb_sample_stop_here", "-ex", "run", "-x", inner,
+                          "-ex", "continue", sample], os.environ)
     finally:
         os.unlink(inner)
-    output = run.stdout
-    print(output)
     s = sections(output)
 
     # Before the program runs: a clear sentence from each command, no traceback.
@@ -177,6 +198,9 @@ def main():
     check("gdb_sample: done" in s.get("continue", ""), "the program ran to its end")
     check(re.search(r"\[Inferior 1 \(process \d+\) exited normally\]", s.get("continue", ""))
           is not None, "the program exited 0")
+
+    if library:
+        check_without_debug_info(script, sample, library, sys.argv[4], check)
 
     for f in failures:
         print("FAILED: " + f)
