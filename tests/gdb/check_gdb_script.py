@@ -115,7 +115,7 @@ def check_without_debug_info(script, sample, library, soname, check):
     check(output.count("weft: no debug information for libweft's runtime") == 2,
           "without debug info, both commands say so")
     check("Traceback" not in output and "Python Exception" not in output,
-          "without debug info: a Python traceback")
+          "without debug info: no Python traceback")
 
 
 def main():
@@ -139,7 +139,7 @@ def main():
     s = sections(output)
 
     # Before the program runs: a clear sentence from each command, no traceback.
-    check("Traceback" not in output and "Python Exception" not in output, "a Python traceback")
+    check("Traceback" not in output and "Python Exception" not in output, "no Python traceback")
     check(s.get("start", "").count("weft: no program to look at") == 2,
           "before `run`, both commands say the runtime is not there")
 
