@@ -10,6 +10,8 @@ packages=(
   # the blocked-worker monitor unwinds a stack stopped in a system call with libunwind,
   # loaded with dlopen when first needed (runtime/stack_trace.hpp)
   libunwind8
+  # tests/gdb: the gdb script (share/gdb/weft.py) is tried in a real gdb
+  gdb
   # tests/clients: real clients against real servers, which the tests start themselves
   libhiredis-dev libcurl4-openssl-dev libpq-dev redis-server postgresql
   libmemcached-dev memcached libcpp-httplib-dev

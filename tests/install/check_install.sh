@@ -95,6 +95,7 @@ check_flavor() {
 
   step "$flavor: check installed files"
   [[ -f "$prefix/include/weft/weft.hpp" ]] || fail "no include/weft/weft.hpp under $prefix"
+  [[ -f "$prefix/share/weft/gdb/weft.py" ]] || fail "no share/weft/gdb/weft.py under $prefix"
   local pcfile config libdir
   pcfile=$(find "$prefix" -path '*/pkgconfig/weft.pc')
   config=$(find "$prefix" -path '*/cmake/weft/weftConfig.cmake')
