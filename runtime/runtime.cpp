@@ -81,6 +81,13 @@ void validate(const Config& c) {
     throw std::invalid_argument("weft::configure: blocking_warn_ms must be at most " +
                                 std::to_string(kMaxBlockingWarnMs) + " (an hour)");
   }
+  if (c.dump_signal != 0) {
+    try {
+      check_dump_signal(c.dump_signal);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("weft::configure: ") + e.what());
+    }
+  }
 }
 
 // How long a spawn_blocking thread stays idle before it retires. Not in Config: only
@@ -113,6 +120,10 @@ Config resolve(Config c) {
   }
   if (c.blocking_warn_ms == 0) {
     c.blocking_warn_ms = static_cast<unsigned>(env_number("WEFT_BLOCKING_WARN_MS", 0, 0, kMaxBlockingWarnMs));
+  }
+  if (c.dump_signal == 0) {
+    const char* text = std::getenv("WEFT_DUMP_SIGNAL");
+    if (text != nullptr && *text != '\0') c.dump_signal = parse_dump_signal(text);
   }
   if (c.process_workers == 0) {
     const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
@@ -154,6 +165,7 @@ Runtime* Runtime::if_started() noexcept { return running.load(std::memory_order_
 
 void forget_runtime_in_child() noexcept {
   new (&start_lock) std::mutex;  // a thread of the parent may have held it
+  forget_dump_signal_in_child();
   Runtime* parents = running.exchange(nullptr, std::memory_order_acq_rel);
   if (parents == nullptr) return;
   // The next runtime starts as the parent's did, whatever the environment says now.
@@ -180,6 +192,7 @@ Runtime::Runtime(const Config& resolved)
   if (config_.blocking_warn_ms > 0) {
     monitor_ = std::make_unique<Monitor>(*this, std::chrono::milliseconds(config_.blocking_warn_ms));
   }
+  if (config_.dump_signal != 0) dump_signal_ = std::make_unique<DumpSignal>(config_.dump_signal);
 }
 
 Worker& Runtime::next_worker() noexcept {

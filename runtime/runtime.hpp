@@ -5,6 +5,7 @@
 #pragma once
 
 #include "blocking_pool.hpp"
+#include "dump_signal.hpp"
 #include "monitor.hpp"
 #include "worker.hpp"
 
@@ -63,6 +64,7 @@ class Runtime {
   BlockingPool blocking_;
   BlockingPool resolver_;
   std::unique_ptr<Monitor> monitor_;  // null unless blocking_warn_ms is set
+  std::unique_ptr<DumpSignal> dump_signal_;  // null unless dump_signal is set
 };
 
 // Where place_fiber starts a new fiber.

@@ -34,6 +34,10 @@ struct Config {
   // for this many milliseconds, while not waiting for events, is reported once. 0:
   // WEFT_BLOCKING_WARN_MS if set, else no monitor. At most an hour.
   unsigned blocking_warn_ms = 0;
+  // The fiber dump signal (<weft/dump.hpp>): on it, weft::dump to stderr, and the program
+  // goes on. 0: WEFT_DUMP_SIGNAL if set (a name such as SIGQUIT, or a number), else none.
+  // Not SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE or SIGURG.
+  int dump_signal = 0;
 };
 
 // Sets the ambient runtime's configuration. Throws std::logic_error if the runtime has

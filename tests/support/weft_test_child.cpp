@@ -8,6 +8,9 @@
 //                                         the same with std::quick_exit(0)
 //   weft_test_child busy-return           fibers yielding and spawning without pause;
 //                                         then main returns 0
+//   weft_test_child dump-signal           a fiber 'signalled-sleeper' asleep and a ticking
+//                                         fiber; raises WEFT_DUMP_SIGNAL's signal twice, then
+//                                         prints "ticks went on" if the ticks did
 //   weft_test_child spawn                 the first spawn (for bad WEFT_* variables):
 //                                         prints "value V threads N" or
 //                                         "invalid_argument: WHAT", then tries again
@@ -16,6 +19,7 @@
 #include <weft/weft.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -108,10 +112,41 @@ int spawn_mode() {
 
 }  // namespace
 
+// The dump signal reaches the dumping thread, and the program goes on meanwhile.
+int dump_signal_mode() {
+  auto sleeper = weft::spawn(weft::FiberOptions{"signalled-sleeper"}, [] {
+    parked.fetch_add(1);
+    weft::sleep_for(1h);
+  });
+  std::atomic<int> ticks{0};
+  std::atomic<bool> stop{false};
+  auto ticker = weft::spawn([&] {
+    while (!stop) {
+      weft::sleep_for(5ms);
+      ++ticks;
+    }
+  });
+  if (!wait_parked(1)) return 4;
+  const int sig = weft::current_config().dump_signal;
+  if (sig == 0) return 5;
+  std::raise(sig);
+  std::this_thread::sleep_for(500ms);
+  std::raise(sig);
+  const int before = ticks.load();
+  std::this_thread::sleep_for(500ms);
+  stop = true;
+  ticker.get();
+  if (ticks.load() > before) std::puts("ticks went on");
+  std::fflush(stdout);
+  sleeper.cancel();
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   const char* mode = argv[1];
   if (std::strcmp(mode, "spawn") == 0) return spawn_mode();
+  if (std::strcmp(mode, "dump-signal") == 0) return dump_signal_mode();
 
   std::vector<weft::Unfuture<void>> handles;
   weft::Promise<void> local;
