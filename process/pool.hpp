@@ -11,6 +11,7 @@
 #include "worker_process.hpp"
 
 #include <weft/process.hpp>
+#include <weft/stats.hpp>
 
 #include <atomic>
 #include <deque>
@@ -45,11 +46,17 @@ class Pool {
 
   explicit Pool(unsigned slots);
   void submit(Job job);
+  // For weft::stats(), from any thread (takes the queue's lock briefly).
+  ProcessPoolStats load();
 
  private:
   struct Slot {
     std::optional<WorkerProcess> process;
     bool driving = false;  // guarded by lock_
+    // For load(), written by the driver only: a process is up, and the tasks it has been
+    // sent (or is being sent) that it has not answered yet, the first of them running.
+    std::atomic<bool> up{false};
+    std::atomic<unsigned> unanswered{0};
   };
 
   void drive(unsigned slot);
