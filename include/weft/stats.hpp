@@ -1,6 +1,7 @@
 // Counters for the whole runtime at a glance: how many fibers there are and what they
 // wait for, how busy the workers and the pools are. Cheap enough to call every second,
-// and safe to call from a fiber or a plain thread.
+// from a fiber or a plain thread; not from a signal handler (it takes locks), which is
+// why the sample servers take SIGUSR1 with sigwait instead (samples/servers/server_main.hpp).
 //
 //   std::fputs(weft::to_string(weft::stats()).c_str(), stderr);
 //
