@@ -165,6 +165,10 @@ void Pool::submit(Job job) {
 ProcessPoolStats Pool::load() {
   ProcessPoolStats s;
   s.slots = static_cast<unsigned>(slots_.size());
+  // Under the lock take_batch moves tasks under, so that a task is seen either queued or
+  // in a slot's hands, never in neither.
+  std::lock_guard lk(lock_);
+  s.queued = queue_.size();
   for (const Slot& slot : slots_) {
     if (slot.up.load(std::memory_order_relaxed)) ++s.workers;
     if (const unsigned n = slot.unanswered.load(std::memory_order_relaxed); n > 0) {
@@ -172,8 +176,6 @@ ProcessPoolStats Pool::load() {
       s.queued += n - 1;  // behind the running one, in the worker's channel
     }
   }
-  std::lock_guard lk(lock_);
-  s.queued += queue_.size();
   return s;
 }
 
@@ -220,6 +222,7 @@ std::vector<Job> Pool::take_batch(unsigned slot) {
     slots_[slot].driving = false;
     --driving_;
   }
+  slots_[slot].unanswered.store(static_cast<unsigned>(batch.size()), std::memory_order_relaxed);
   return batch;
 }
 
@@ -256,7 +259,6 @@ void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
   }
   WorkerProcess& w = *slot.process;
   slot.up.store(true, std::memory_order_relaxed);
-  slot.unanswered.store(static_cast<unsigned>(batch.size()), std::memory_order_relaxed);
   const pid_t pid = w.pid();
   auto started = Clock::now();
   std::size_t k = 0;  // the task in the worker's hands now

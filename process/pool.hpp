@@ -53,8 +53,9 @@ class Pool {
   struct Slot {
     std::optional<WorkerProcess> process;
     bool driving = false;  // guarded by lock_
-    // For load(), written by the driver only: a process is up, and the tasks it has been
-    // sent (or is being sent) that it has not answered yet, the first of them running.
+    // For load(), written by the driver only: a process is up, and the tasks taken for it
+    // (take_batch, under lock_) that it has not answered yet, the first of them running
+    // (or about to, once a process starts).
     std::atomic<bool> up{false};
     std::atomic<unsigned> unanswered{0};
   };

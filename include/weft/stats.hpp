@@ -31,7 +31,7 @@ struct PoolStats {
 struct ProcessPoolStats {
   unsigned slots = 0;       // worker processes the pool may have (Config::process_workers)
   unsigned workers = 0;     // worker processes up now (started when first needed)
-  unsigned running = 0;     // tasks a worker process is running now
+  unsigned running = 0;     // tasks a worker process runs now (or will once it has started)
   std::size_t queued = 0;   // tasks waiting for a worker, or sent to one behind another task
 };
 

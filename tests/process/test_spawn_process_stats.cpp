@@ -53,7 +53,9 @@ TEST_CASE("the process pool's figures show its worker, the task it runs and thos
   for (int i = 0; i < kTasks; ++i) {
     tasks.push_back(weft::spawn_process(wait_for_file, (dir.path() / std::to_string(i)).string()));
   }
-  const weft::Stats first = stats_when([](const weft::Stats& s) { return s.processes.running == 1; });
+  const weft::Stats first = stats_when([](const weft::Stats& s) {
+    return s.processes.workers == 1 && s.processes.running == 1;
+  });
   CHECK(first.processes.slots == 1);
   CHECK(first.processes.workers == 1);
   CHECK(first.processes.running == 1);
