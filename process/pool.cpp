@@ -5,6 +5,7 @@
 
 #include "fork.hpp"
 #include "runtime.hpp"
+#include "stats_sources.hpp"
 
 #include <weft/errors.hpp>
 #include <weft/net/errors.hpp>
@@ -123,6 +124,11 @@ Pool& Pool::get() {
   if (Pool* p = the_pool.load(std::memory_order_acquire)) return *p;
   auto* p = new Pool(Runtime::get().config().process_workers);
   the_pool.store(p, std::memory_order_release);
+  // Registered with the first pool: a program that never calls spawn_process pays
+  // nothing, and its stats() shows an empty pool.
+  set_process_stats_source([](ProcessPoolStats& out) {
+    if (Pool* pool = the_pool.load(std::memory_order_acquire)) out = pool->load();
+  });
   return *p;
 }
 
@@ -154,6 +160,23 @@ void Pool::submit(Job job) {
   ++driving_;
   lk.unlock();
   place_fiber(detail::make_task([this, pick] { drive(static_cast<unsigned>(pick)); }), Placement::here());
+}
+
+ProcessPoolStats Pool::load() {
+  ProcessPoolStats s;
+  s.slots = static_cast<unsigned>(slots_.size());
+  // Under the lock take_batch moves tasks under, so that a task is seen either queued or
+  // in a slot's hands, never in neither.
+  std::lock_guard lk(lock_);
+  s.queued = queue_.size();
+  for (const Slot& slot : slots_) {
+    if (slot.up.load(std::memory_order_relaxed)) ++s.workers;
+    if (const unsigned n = slot.unanswered.load(std::memory_order_relaxed); n > 0) {
+      ++s.running;
+      s.queued += n - 1;  // behind the running one, in the worker's channel
+    }
+  }
+  return s;
 }
 
 void Pool::drive(unsigned slot) {
@@ -199,6 +222,7 @@ std::vector<Job> Pool::take_batch(unsigned slot) {
     slots_[slot].driving = false;
     --driving_;
   }
+  slots_[slot].unanswered.store(static_cast<unsigned>(batch.size()), std::memory_order_relaxed);
   return batch;
 }
 
@@ -213,6 +237,13 @@ void Pool::note_task_time(std::chrono::nanoseconds t) noexcept {
 }
 
 void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
+  struct ShowEnd {  // for load(), on every way out
+    Slot& slot;
+    ~ShowEnd() {
+      slot.unanswered.store(0, std::memory_order_relaxed);
+      slot.up.store(slot.process.has_value(), std::memory_order_relaxed);
+    }
+  } show_end{slot};
   if (slot.process && slot.process->looks_gone()) {
     slot.process->end(kExitGrace);
     slot.process.reset();
@@ -227,6 +258,7 @@ void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
     }
   }
   WorkerProcess& w = *slot.process;
+  slot.up.store(true, std::memory_order_relaxed);
   const pid_t pid = w.pid();
   auto started = Clock::now();
   std::size_t k = 0;  // the task in the worker's hands now
@@ -251,6 +283,7 @@ void Pool::run_batch(Slot& slot, std::vector<Job>& batch) {
       const auto now = Clock::now();
       note_task_time(now - started);
       started = now;
+      slot.unanswered.store(static_cast<unsigned>(batch.size() - k - 1), std::memory_order_relaxed);
       complete(job, h.kind, body);
     }
     return;

@@ -11,6 +11,7 @@
 #include "worker_process.hpp"
 
 #include <weft/process.hpp>
+#include <weft/stats.hpp>
 
 #include <atomic>
 #include <deque>
@@ -45,11 +46,18 @@ class Pool {
 
   explicit Pool(unsigned slots);
   void submit(Job job);
+  // For weft::stats(), from any thread (takes the queue's lock briefly).
+  ProcessPoolStats load();
 
  private:
   struct Slot {
     std::optional<WorkerProcess> process;
     bool driving = false;  // guarded by lock_
+    // For load(), written by the driver only: a process is up, and the tasks taken for it
+    // (take_batch, under lock_) that it has not answered yet, the first of them running
+    // (or about to, once a process starts).
+    std::atomic<bool> up{false};
+    std::atomic<unsigned> unanswered{0};
   };
 
   void drive(unsigned slot);

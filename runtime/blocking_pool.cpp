@@ -50,6 +50,11 @@ void BlockingPool::remove_cancelled(const detail::StateBase& task) {
   after.finish();
 }
 
+PoolStats BlockingPool::load() {
+  std::lock_guard lk(lock_);
+  return {threads_, busy_, queue_.size(), pending_.size()};
+}
+
 // Each of the threads that are free (idle, starting, or not started yet, up to the limit)
 // will take one queued task; the tasks beyond those may number up to queue_bound_. Right
 // after waits end, more threads may be busy than the limit allows: then none is free.

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <weft/detail/state.hpp>
+#include <weft/stats.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -51,6 +52,9 @@ class BlockingPool {
   // A task that was just cancelled leaves the queue (if it is there), freeing its slot
   // for the oldest pending submission.
   void remove_cancelled(const detail::StateBase& task);
+
+  // What the pool holds now, for weft::stats() (<weft/stats.hpp> says what each is).
+  PoolStats load();
 
   // The pool whose thread this is, or null on any other thread.
   static BlockingPool* of_this_thread() noexcept;

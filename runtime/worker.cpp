@@ -69,6 +69,7 @@ void Worker::thread_main(std::atomic<bool>& started) {
     cancels.clear();
     for (auto& task : batch) {
       detail::StateBase& state = *task;  // the inbox batch keeps it alive
+      counters_.taken_from_inbox.bump();
       try {
         spawn_local(TaskPtr(task), /*nested=*/false);
       } catch (...) {
@@ -97,6 +98,7 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
         boost::fibers::context* const me = thread_context().running;
         alignas(FiberRecord) unsigned char storage[sizeof(FiberRecord)];
         auto* record = new (storage) FiberRecord(next_fiber_id(), mine.get(), here.index_, me);
+        here.counters_.started.bump();
         here.records_.start(*record);
         mine->set_producer(thread_context().running);
         mine->run_task();
@@ -110,15 +112,22 @@ void Worker::spawn_local(TaskPtr task, bool nested) {
     });
     task.detach();  // the fiber owns that reference now
   }
+  counters_.created.bump();
   if (fresh_count() >= kStealBacklog) runtime_.wake_a_thief(*this);
 }
 
 void Worker::post(TaskPtr task) {
   auto lk = lock_fiber_spinlock(inbox_lock_);
   inbox_.push_back(std::move(task));
+  ++posted_;
   const bool parked = std::exchange(main_parked_, false);
   lk.unlock();
   if (parked) main_ctx_->get_scheduler()->schedule_from_remote(main_ctx_);
+}
+
+std::uint64_t Worker::posted() noexcept {
+  auto lk = lock_fiber_spinlock(inbox_lock_);
+  return posted_;
 }
 
 void Worker::post_cancel(TaskPtr task) noexcept {
@@ -162,6 +171,7 @@ void Worker::sleep_until(std::chrono::steady_clock::time_point deadline) noexcep
     return;
   }
   runtime_.note_asleep(+1);
+  counters_.reactor_polls.bump();
   // steady_clock is CLOCK_MONOTONIC on Linux, so its epoch is the reactor's.
   const std::int64_t deadline_ns =
       deadline == std::chrono::steady_clock::time_point::max()
@@ -175,6 +185,7 @@ void Worker::sleep_until(std::chrono::steady_clock::time_point deadline) noexcep
 
 void Worker::poll_io_now() noexcept {
   if (!has_armed_fds()) return;
+  counters_.reactor_polls.bump();
   dispatch_events(reactor_poll(reactor_, 0, events_, kEventBatch));
 }
 

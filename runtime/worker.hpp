@@ -8,6 +8,7 @@
 #include "reactor_backend.hpp"
 #include "spinlock.hpp"
 #include "thread_context.hpp"
+#include "worker_counters.hpp"
 
 #include <weft/detail/state.hpp>
 
@@ -86,6 +87,10 @@ class Worker {
 
   // This worker's fibers, for walks from any thread.
   const RecordList& records() const noexcept { return records_; }
+  // For weft::stats(), from any thread: the worker's own counters, and (taking the
+  // inbox's lock) the tasks posted to it so far.
+  const WorkerCounters& counters() const noexcept { return counters_; }
+  std::uint64_t posted() noexcept;
 
   // Runs task as a new fiber here. Only from this worker's thread. `nested`: spawned by
   // a fiber (newest first, stealable); else posted from outside (FIFO, stays here).
@@ -141,9 +146,11 @@ class Worker {
   std::vector<TaskPtr> inbox_;  // guarded by inbox_lock_
   std::vector<TaskPtr> cancels_;  // guarded by inbox_lock_
   bool main_parked_ = false;    // guarded by inbox_lock_
+  std::uint64_t posted_ = 0;    // guarded by inbox_lock_
 
   RecordList records_;
   std::atomic<std::uint64_t> switches_{0};
+  WorkerCounters counters_;
   std::atomic<const boost::fibers::context*> on_cpu_{nullptr};
   std::atomic<pid_t> tid_{0};
 

@@ -12,6 +12,7 @@
 #include <weft/process.hpp>
 #include <weft/promise.hpp>
 #include <weft/spawn.hpp>
+#include <weft/stats.hpp>
 #include <weft/sync.hpp>
 #include <weft/this_fiber.hpp>
 #include <weft/unfuture.hpp>

@@ -3,7 +3,8 @@
 //   <server> [--port P] [--threads N] [--host ADDR] [--idle-timeout SECONDS]
 //
 // It configures weft with N workers, listens, serves until SIGINT or SIGTERM, then stops
-// gracefully (5 s for handlers to finish) and prints its counters.
+// gracefully (5 s for handlers to finish) and prints its counters. SIGUSR1 prints the
+// runtime's figures (weft::stats()) to stderr and serves on.
 #pragma once
 
 #include <weft/net.hpp>
@@ -79,20 +80,27 @@ inline weft::Deadline idle_deadline(const ServerArgs& a) {
 // Serves with `handler` until SIGINT or SIGTERM; returns the exit status.
 inline int run_server(const char* name, const ServerArgs& args, std::function<void(weft::net::TcpStream&)> handler) {
   // The signals are taken by sigwait on this thread; blocked before any worker starts,
-  // so every thread inherits the mask and none of them gets them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // so every thread inherits the mask and none of them gets them. Taken so rather than by
+  // a handler, SIGUSR1 can be answered with code that allocates and locks (stats() and
+  // its text), on a plain thread that no fiber waits for.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   try {
     weft::configure({.threads = args.threads});
     auto server = weft::net::serve(weft::net::TcpListener::bind({args.host, args.port}), std::move(handler));
     std::printf("%s: listening on %s with %u worker%s\n", name, server.local_address().to_string().c_str(),
                 args.threads, args.threads == 1 ? "" : "s");
     std::fflush(stdout);
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    for (;;) {
+      int sig = 0;
+      sigwait(&signals, &sig);
+      if (sig != SIGUSR1) break;
+      std::fputs(weft::to_string(weft::stats()).c_str(), stderr);
+    }
     server.stop(std::chrono::seconds(5));
     const weft::net::ServerStats s = server.stats();
     std::printf("%s: stopped: %llu connections, %llu handler errors, %llu accept back-offs\n", name,
