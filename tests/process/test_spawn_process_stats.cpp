@@ -4,6 +4,7 @@
 #include <weft/weft.hpp>
 
 #include "support/gate.hpp"
+#include "support/stats_when.hpp"
 #include "support/one_process_worker.hpp"
 #include "support/server_process.hpp"
 
@@ -19,6 +20,8 @@
 
 namespace {
 
+using weft_test::stats_when;
+
 // Runs in the worker process: waits (a minute at most) for `path` to exist.
 int wait_for_file(std::string path) {
   for (int i = 0; i < 60'000 / 5; ++i) {
@@ -29,16 +32,6 @@ int wait_for_file(std::string path) {
 }
 
 void touch(const std::filesystem::path& p) { std::ofstream(p) << "go"; }
-
-template <class Pred>
-weft::Stats stats_when(Pred pred) {
-  weft::Stats s = weft::stats();
-  weft_test::eventually([&] {
-    s = weft::stats();
-    return pred(s);
-  }, std::chrono::milliseconds(60'000 * WEFT_TEST_SLACK));  // a worker process starting
-  return s;
-}
 
 }  // namespace
 
@@ -53,22 +46,24 @@ TEST_CASE("the process pool's figures show its worker, the task it runs and thos
   for (int i = 0; i < kTasks; ++i) {
     tasks.push_back(weft::spawn_process(wait_for_file, (dir.path() / std::to_string(i)).string()));
   }
+  // A worker process starting takes long under the sanitizers.
+  constexpr auto kStarting = std::chrono::seconds(60);
   const weft::Stats first = stats_when([](const weft::Stats& s) {
     return s.processes.workers == 1 && s.processes.running == 1;
-  });
+  }, kStarting);
   CHECK(first.processes.slots == 1);
   CHECK(first.processes.workers == 1);
   CHECK(first.processes.running == 1);
   CHECK(first.processes.queued == kTasks - 1);
 
   touch(dir.path() / "0");
-  const weft::Stats second = stats_when([](const weft::Stats& s) { return s.processes.queued == kTasks - 2; });
+  const weft::Stats second = stats_when([](const weft::Stats& s) { return s.processes.queued == kTasks - 2; }, kStarting);
   CHECK(second.processes.running == 1);
   CHECK(second.processes.queued == kTasks - 2);
 
   for (int i = 1; i < kTasks; ++i) touch(dir.path() / std::to_string(i));
   for (auto& t : tasks) CHECK(t.get() == 1);
-  const weft::Stats after = stats_when([](const weft::Stats& s) { return s.processes.running == 0; });
+  const weft::Stats after = stats_when([](const weft::Stats& s) { return s.processes.running == 0; }, kStarting);
   CHECK(after.processes.running == 0);
   CHECK(after.processes.queued == 0);
   CHECK(after.processes.workers == 1);  // kept for the next task

@@ -6,6 +6,7 @@
 #include <weft/weft.hpp>
 
 #include "support/gate.hpp"
+#include "support/stats_when.hpp"
 #include "support/pipe.hpp"
 
 #include <doctest/doctest.h>
@@ -23,6 +24,8 @@ using weft::WaitKind;
 
 namespace {
 
+using weft_test::stats_when;
+
 // Two workers, started (a baseline before the start would be all zero).
 void two_workers() {
   static const bool once = [] {
@@ -31,17 +34,6 @@ void two_workers() {
     return true;
   }();
   (void)once;
-}
-
-// Polls stats() from this plain thread until `pred` holds (10 s at most); the last figures.
-template <class Pred>
-weft::Stats stats_when(Pred pred) {
-  weft::Stats s = weft::stats();
-  weft_test::eventually([&] {
-    s = weft::stats();
-    return pred(s);
-  }, std::chrono::milliseconds(10'000 * WEFT_TEST_SLACK));
-  return s;
 }
 
 // The baseline: a fiber of an earlier test case may still be ending after its Unfuture

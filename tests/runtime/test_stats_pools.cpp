@@ -5,6 +5,7 @@
 #include <weft/weft.hpp>
 
 #include "support/gate.hpp"
+#include "support/stats_when.hpp"
 
 #include <doctest/doctest.h>
 
@@ -19,6 +20,8 @@ using weft_test::Gate;
 
 namespace {
 
+using weft_test::stats_when;
+
 constexpr unsigned kPoolThreads = 2;
 
 void two_workers_small_pool() {
@@ -27,16 +30,6 @@ void two_workers_small_pool() {
     return true;
   }();
   (void)once;
-}
-
-template <class Pred>
-weft::Stats stats_when(Pred pred) {
-  weft::Stats s = weft::stats();
-  weft_test::eventually([&] {
-    s = weft::stats();
-    return pred(s);
-  }, std::chrono::milliseconds(10'000 * WEFT_TEST_SLACK));
-  return s;
 }
 
 }  // namespace
