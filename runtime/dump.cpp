@@ -208,7 +208,10 @@ void dump(std::ostream& out, const DumpOptions& options) {
   std::vector<rt::WorkerWalk> walks = rt::walk_all(*runtime, options);
   const auto took = std::chrono::steady_clock::now() - began;
   // Naming thousands of frames is no work for a worker: a fiber hands it to the pool.
-  std::string text = in_fiber() ? spawn_blocking([&] { return rt::format(walks, took); }).get()
+  // The pool's copy is its own: a cancel of this fiber ends the wait, not the formatting.
+  std::string text = in_fiber() ? spawn_blocking([walks = std::move(walks), took]() mutable {
+                                    return rt::format(walks, took);
+                                  }).get()
                                  : rt::format(walks, took);
   out << text;
 }

@@ -13,7 +13,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -25,6 +24,10 @@ namespace {
 
 // The pipe's write end, for the handler; -1: no dumping thread in this process.
 std::atomic<int> wake_fd{-1};
+std::atomic<int> read_fd{-1};  // the dumping thread's end
+// The signal and what it did before weft took it, for a forked child to get back.
+int taken_signal = 0;
+struct sigaction before_weft {};
 
 void on_dump_signal(int) {
   const int saved_errno = errno;
@@ -59,10 +62,16 @@ void check_dump_signal(int sig) {
     case SIGBUS:
     case SIGILL:
     case SIGFPE:
+    case SIGSYS:
+    case SIGTRAP:
+    case SIGABRT:
+    case SIGCHLD:
+    case SIGPIPE:
     case SIGURG:
-      throw std::invalid_argument(std::string("weft: ") + ::sigabbrev_np(sig) +
-                                  " cannot be the dump signal (SIGKILL and SIGSTOP cannot be caught, "
-                                  "faults must stay fatal, SIGURG is the blocked-worker monitor's)");
+      throw std::invalid_argument(std::string("weft: SIG") + ::sigabbrev_np(sig) +
+                                  " cannot be the dump signal (SIGKILL and SIGSTOP cannot be caught; faults "
+                                  "and abort() must stay fatal; the system sends SIGCHLD and SIGPIPE; SIGURG "
+                                  "is the blocked-worker monitor's)");
   }
   if (sig < SIGRTMIN) {
     if (sig >= 32) throw std::invalid_argument("weft: signal " + std::to_string(sig) + " is glibc's own");
@@ -102,16 +111,14 @@ DumpSignal::DumpSignal(int sig) {
   (void)WEFT_REAL(fcntl)(ends[1], F_SETFL, O_NONBLOCK);
   thread_ = std::thread([this, read_end = ends[0]] { run(read_end); });
   thread_.detach();  // like the runtime, it lives as long as the process
+  read_fd.store(ends[0], std::memory_order_relaxed);
   wake_fd.store(ends[1], std::memory_order_release);
-  // Once per process: a runtime started again in a forked child finds it installed.
-  static std::once_flag once;
-  std::call_once(once, [sig] {
-    struct sigaction sa {};
-    sa.sa_handler = on_dump_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(sig, &sa, nullptr);
-  });
+  struct sigaction sa {};
+  sa.sa_handler = on_dump_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  taken_signal = sig;
+  ::sigaction(sig, &sa, &before_weft);
 }
 
 void DumpSignal::run(int read_end) noexcept {
@@ -132,7 +139,11 @@ void DumpSignal::run(int read_end) noexcept {
 
 void forget_dump_signal_in_child() noexcept {
   const int fd = wake_fd.exchange(-1, std::memory_order_acq_rel);
-  if (fd >= 0) WEFT_REAL(close)(fd);
+  if (fd < 0) return;
+  // Until a runtime starts here and takes it again, the signal does what it did before.
+  ::sigaction(taken_signal, &before_weft, nullptr);
+  WEFT_REAL(close)(fd);
+  WEFT_REAL(close)(read_fd.exchange(-1, std::memory_order_relaxed));
 }
 
 }  // namespace weft::rt

@@ -15,13 +15,14 @@ namespace weft::rt {
 // for anything else, and for signals a dump cannot take (see check_dump_signal).
 int parse_dump_signal(const char* text);
 // Throws std::invalid_argument unless sig may be the dump signal: SIGKILL and SIGSTOP
-// cannot be caught, faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE) must stay fatal, SIGURG is
-// the blocked-worker monitor's, and glibc keeps the first two real-time signals.
+// cannot be caught, faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGSYS, SIGTRAP) and SIGABRT
+// must stay fatal, the system sends SIGCHLD and SIGPIPE on its own, SIGURG is the
+// blocked-worker monitor's, and glibc keeps the first two real-time signals.
 void check_dump_signal(int sig);
 
 class DumpSignal {
  public:
-  // Installs the handler (once per process) and starts the dumping thread. Throws
+  // Starts the dumping thread and installs the handler. Throws
   // std::system_error if the pipe or the thread cannot be had.
   explicit DumpSignal(int sig);
   DumpSignal(const DumpSignal&) = delete;
@@ -34,7 +35,8 @@ class DumpSignal {
 };
 
 // fork(), in the child: the parent's dumping thread is not there, and its pipe is shared
-// with the parent; the handler drops signals until a runtime starts here (fork.cpp).
+// with the parent. Closes the pipe and gives the signal back its disposition from before
+// weft, until a runtime starts here (runtime.cpp).
 void forget_dump_signal_in_child() noexcept;
 
 }  // namespace weft::rt

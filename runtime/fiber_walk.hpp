@@ -5,8 +5,8 @@
 // fiber that walks the others; while that fiber runs, every other fiber of its worker is
 // suspended at a known point (the registers Boost saved, suspended_context.hpp), and its
 // stack can be unwound from there with no signal and no copying. The walk stops for a
-// turn every `slice`, so a worker with 10,000 fibers keeps serving them meanwhile; a
-// fiber that ends during such a turn is simply not in the dump, one that starts is.
+// turn every `slice`, so a worker with 10,000 fibers keeps serving them meanwhile; it
+// takes the fibers there when it began, less those that end before it is over.
 #pragma once
 
 #include <weft/fibers.hpp>

@@ -69,6 +69,14 @@ const Libunwind& libunwind() {
 
 }  // namespace
 
+bool warm_up_unwinder() noexcept {
+  try {
+    return libunwind().init_local != nullptr;
+  } catch (...) {
+    return false;
+  }
+}
+
 void warm_up_backtrace() noexcept {
   void* one[1];
   (void)::backtrace(one, 1);
@@ -98,13 +106,7 @@ std::size_t unwind_from(const UnwindStart& start, void** pcs, std::size_t max, s
     regs[REG_R13] = static_cast<greg_t>(start.r13);
     regs[REG_R14] = static_cast<greg_t>(start.r14);
     regs[REG_R15] = static_cast<greg_t>(start.r15);
-    // Restored on every way out: the one thread runs no other fiber meanwhile.
-    struct LocksBlock {
-      bool& flag;
-      const bool before = flag;
-      explicit LocksBlock(bool& f) : flag(f) { flag = true; }
-      ~LocksBlock() { flag = before; }
-    } locks_block(thread_context().locks_block_thread);
+    const LocksBlockThread no_parking;
     UnwCursor cursor;
     if (lib.init_local(&cursor, &uc) < 0) {
       if (why != nullptr) *why = "libunwind could not start from the thread's registers";

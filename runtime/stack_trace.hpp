@@ -33,6 +33,11 @@ struct UnwindStart {
   std::uintptr_t bp = 0, bx = 0, r12 = 0, r13 = 0, r14 = 0, r15 = 0;
 };
 
+// Loads libunwind now (what unwind_from does on its first call), so that a caller that
+// must not switch fibers in the middle of a walk never waits for another thread's
+// loading. False if it cannot be had.
+bool warm_up_unwinder() noexcept;
+
 // The frames of a stack that is not running, innermost first. 0 when libunwind cannot be
 // had (not installed: the libunwind8 package), with the reason in *why if given.
 std::size_t unwind_from(const UnwindStart& start, void** pcs, std::size_t max, std::string* why = nullptr) noexcept;

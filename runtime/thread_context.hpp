@@ -91,6 +91,21 @@ extern constinit WEFT_TLS ThreadContext this_thread_ctx;
 
 inline ThreadContext& thread_context() noexcept { return this_thread_ctx; }
 
+// For a scope that switches no fiber: the lock shims block this thread meanwhile (see
+// ThreadContext::locks_block_thread), and the setting before it comes back at its end.
+class LocksBlockThread {
+ public:
+  LocksBlockThread() noexcept : before_(thread_context().locks_block_thread) {
+    thread_context().locks_block_thread = true;
+  }
+  ~LocksBlockThread() { thread_context().locks_block_thread = before_; }
+  LocksBlockThread(const LocksBlockThread&) = delete;
+  LocksBlockThread& operator=(const LocksBlockThread&) = delete;
+
+ private:
+  const bool before_;
+};
+
 // Tear-down steps of the subsystems, called in the order above.
 void free_state_lists_at_thread_exit(ThreadContext& ctx) noexcept;  // state_pool.cpp
 

@@ -58,6 +58,13 @@ bool park_on_single(const pollfd& p, std::int64_t deadline, IoWait* outcome) noe
 // up to 50 ms, so that hundreds of such polls cost little CPU.
 class SetNaps {
  public:
+  // Whether the reactor refused this poll's set once: then it naps at once on later
+  // tries, rather than build the set again only to be refused again.
+  bool refused() const noexcept { return refused_; }
+  bool refused_nap(std::int64_t deadline) noexcept {
+    refused_ = true;
+    return nap(deadline);
+  }
   // Parks until the next nap ends or the deadline (-1: none); false if cancelled. The
   // record says the fiber polls a set, as it does.
   bool nap(std::int64_t deadline) noexcept {
@@ -69,6 +76,7 @@ class SetNaps {
 
  private:
   std::int64_t nap_ns_ = 1'000'000;
+  bool refused_ = false;
 };
 
 // Parks until one of fds may have one of its events, or the deadline (-1: none). Returns
@@ -76,7 +84,12 @@ class SetNaps {
 // returns true: the caller asks the kernel again.
 bool park_on_any(const pollfd* fds, nfds_t n, std::int64_t deadline, SetNaps& naps) noexcept {
   IoWait outcome = IoWait::ready;
-  if (n == 1 && park_on_single(fds[0], deadline, &outcome)) return outcome != IoWait::cancelled;
+  if (naps.refused()) return naps.nap(deadline);
+  if (n == 1 && park_on_single(fds[0], deadline, &outcome)) {
+    // An epoll fd the reactor cannot watch (see below) fails as a set does.
+    if (outcome == IoWait::failed) return naps.refused_nap(deadline);
+    return outcome != IoWait::cancelled;
+  }
   const int set = ::epoll_create1(EPOLL_CLOEXEC);
   if (set < 0) return naps.nap(deadline);  // no descriptors left for a set
   for (nfds_t i = 0; i < n; ++i) {
@@ -102,7 +115,7 @@ bool park_on_any(const pollfd* fds, nfds_t n, std::int64_t deadline, SetNaps& na
   // The reactor could not watch the set: the kernel refuses to nest more than 500 epoll
   // sets watching one file into another epoll (fs/eventpoll.c's path limits), so past
   // 500 polls of the same fd, each poll asks again after a nap instead of at once.
-  if (outcome == IoWait::failed) return naps.nap(deadline);
+  if (outcome == IoWait::failed) return naps.refused_nap(deadline);
   return outcome != IoWait::cancelled;
 }
 

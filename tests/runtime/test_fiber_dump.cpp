@@ -99,6 +99,63 @@ extern "C" __attribute__((noinline)) void weft_dump_test_parks_here(const std::f
   returned.fetch_add(1, std::memory_order_relaxed);
 }
 
+// First in the file, so that it is the process's first dump: the walkers of both workers
+// then load the unwinder at once, and one used to wait for the other in the middle of its
+// pass, parked, while the fibers it had half walked ended under it.
+TEST_CASE("dumps while fibers come and go list only whole fibers, each with its stack") {
+  REQUIRE(weft::current_config().threads >= 2);
+  std::atomic<bool> stop{false};
+  std::vector<weft::Unfuture<void>> churners;
+  for (int c = 0; c < 8; ++c) {
+    churners.push_back(weft::spawn([&stop, c] {
+      for (int round = 0; !stop; ++round) {
+        std::vector<weft::Unfuture<void>> brief;
+        for (int i = 0; i < 20; ++i) {
+          brief.push_back(weft::spawn(weft::FiberOptions{"brief-" + std::to_string(c)}, [] {
+            weft_dump_test_parks_here([] { weft::sleep_for(std::chrono::microseconds(200)); });
+          }));
+        }
+        for (auto& b : brief) b.get();
+      }
+    }));
+  }
+  for (int d = 0; d < 20; ++d) {
+    std::size_t listed = 0;
+    const std::string text = dump_text();
+    (void)parse(text, &listed);
+    // Every brief fiber in a dump was parked in the test's function when walked.
+    std::istringstream in(text);
+    std::string line, headline;
+    bool in_brief = false, saw_frame = false;
+    int broken = 0;
+    std::string entry;
+    const auto close_entry = [&] {
+      if (in_brief && !saw_frame) {
+        ++broken;
+        MESSAGE("without the test's frame: " << entry);
+      }
+      entry.clear();
+    };
+    while (std::getline(in, line)) {
+      if (line.rfind("fiber ", 0) == 0) {
+        close_entry();
+        headline = line;
+        // Its own name, not that of a fiber it waits for, further along the line.
+        in_brief = line.find(" 'brief-") < line.find(" (worker ") && line.find(": parked") != std::string::npos;
+        saw_frame = false;
+      } else if (line.find("weft_dump_test_parks_here") != std::string::npos) {
+        saw_frame = true;
+      }
+      entry += line + "\n";
+    }
+    close_entry();
+    INFO("dump " << d << ": " << listed << " fibers");
+    CHECK(broken == 0);
+  }
+  stop = true;
+  for (auto& c : churners) c.get();
+}
+
 TEST_CASE("a dump names each fiber, its wait and the function it parked in") {
   REQUIRE(weft::current_config().threads >= 2);
   weft_test::Pipe pipe;
