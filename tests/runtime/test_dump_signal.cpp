@@ -21,6 +21,8 @@ std::size_t count_of(const std::string& text, const std::string& what) {
 }  // namespace
 
 TEST_CASE("each dump signal prints a dump, and the program goes on") {
+  // Signals whose default action ends the process, so that the forked child's fate shows
+  // whether it got that action back.
   for (const char* value : {"SIGQUIT", "USR2", "10"}) {
     INFO("WEFT_DUMP_SIGNAL=" << value);
     const auto r = weft_test::run_child("dump-signal", {std::string("WEFT_DUMP_SIGNAL=") + value}, 30s);
@@ -32,11 +34,12 @@ TEST_CASE("each dump signal prints a dump, and the program goes on") {
     CHECK(count_of(r.err, "weft: dump of ") == 2);
     CHECK(count_of(r.err, "'signalled-sleeper' (worker ") == 2);
     CHECK(r.err.find(", timer, due in ") != std::string::npos);
+    CHECK(r.out.find("a forked child died by the signal") != std::string::npos);
   }
 }
 
 TEST_CASE("a dump signal that is no signal, or one a dump cannot take, is refused at start") {
-  for (const char* value : {"SIGNOPE", "99", "SIGKILL", "SIGSEGV", "URG", "-3"}) {
+  for (const char* value : {"SIGNOPE", "99", "SIGKILL", "SIGSEGV", "URG", "-3", "ABRT", "SIGCHLD", "SIGPIPE", "32"}) {
     INFO("WEFT_DUMP_SIGNAL=" << value);
     const auto r = weft_test::run_child("spawn", {std::string("WEFT_DUMP_SIGNAL=") + value}, 30s);
     INFO(weft_test::describe(r));

@@ -10,7 +10,8 @@
 //                                         then main returns 0
 //   weft_test_child dump-signal           a fiber 'signalled-sleeper' asleep and a ticking
 //                                         fiber; raises WEFT_DUMP_SIGNAL's signal twice, then
-//                                         prints "ticks went on" if the ticks did
+//                                         prints "ticks went on" if the ticks did; then a
+//                                         forked child raises it and should die by it
 //   weft_test_child spawn                 the first spawn (for bad WEFT_* variables):
 //                                         prints "value V threads N" or
 //                                         "invalid_argument: WHAT", then tries again
@@ -20,6 +21,9 @@
 
 #include <atomic>
 #include <csignal>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -137,6 +141,20 @@ int dump_signal_mode() {
   stop = true;
   ticker.get();
   if (ticks.load() > before) std::puts("ticks went on");
+  // A forked child has no dumping thread: the signal does there what it did before weft.
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);  // SIGQUIT's default action writes one
+    std::raise(sig);
+    ::_exit(0);
+  }
+  int status = 0;
+  if (child > 0 && ::waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == sig) {
+    std::puts("a forked child died by the signal");
+  }
   std::fflush(stdout);
   sleeper.cancel();
   return 0;
