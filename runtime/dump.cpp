@@ -28,22 +28,31 @@ namespace {
 constexpr std::chrono::microseconds kWalkSlice{5000};
 // The walking fiber's own stack: libunwind's cursor and DWARF parsing need some room.
 constexpr std::size_t kWalkerStack = 256 * 1024;
+constexpr const char* kWalkerName = "weft-dump";
 
 struct WorkerWalk {
   std::vector<WalkedFiber> fibers;
   bool answered = false;
 };
 
+// What w's records say, under their lock, with `problem` in place of each stack; its
+// walker, if it started there, is not the program's.
+void list_without_stacks(const Worker& w, WorkerWalk& walk, const char* problem) {
+  w.records().for_each([&](const FiberRecord& r) {
+    if (r.task->name() != nullptr && *r.task->name() == kWalkerName) return;
+    WalkedFiber& f = walk.fibers.emplace_back();
+    f.info = info_of(r);
+    f.task = r.task;
+    f.problem = problem;
+  });
+}
+
 std::vector<WorkerWalk> walk_all(Runtime& runtime, const DumpOptions& options) {
   const unsigned n = runtime.workers();
   std::vector<WorkerWalk> walks(n);
   if (!options.stacks) {
     for (unsigned i = 0; i < n; ++i) {
-      runtime.worker(i).records().for_each([&](const FiberRecord& r) {
-        WalkedFiber& f = walks[i].fibers.emplace_back();
-        f.info = info_of(r);
-        f.task = r.task;
-      });
+      list_without_stacks(runtime.worker(i), walks[i], "");
       walks[i].answered = true;
     }
     return walks;
@@ -51,7 +60,7 @@ std::vector<WorkerWalk> walk_all(Runtime& runtime, const DumpOptions& options) {
   std::vector<Unfuture<std::vector<WalkedFiber>>> pending;
   for (unsigned i = 0; i < n; ++i) {
     auto task = detail::make_task([] { return walk_fibers_here(kWalkSlice); });
-    task->set_name("weft-dump");
+    task->set_name(kWalkerName);
     task->set_stack_size(kWalkerStack);
     place_fiber(task, Placement::spread(i));
     pending.push_back(detail::adopt(std::move(task)));
@@ -65,13 +74,7 @@ std::vector<WorkerWalk> walk_all(Runtime& runtime, const DumpOptions& options) {
     }
     // Held by one fiber: list what its records say, and drop the walk if it never began.
     pending[i].cancel();
-    runtime.worker(i).records().for_each([&](const FiberRecord& r) {
-      if (r.task->name() != nullptr && *r.task->name() == "weft-dump") return;
-      WalkedFiber& f = walks[i].fibers.emplace_back();
-      f.info = info_of(r);
-      f.task = r.task;
-      f.problem = "its worker did not answer in time";
-    });
+    list_without_stacks(runtime.worker(i), walks[i], "its worker did not answer in time");
   }
   return walks;
 }

@@ -22,6 +22,29 @@
 
 using namespace std::chrono_literals;
 
+namespace {
+
+// Once the waiters have started, they must cost little CPU while they wait: spinning ones
+// keep both workers busy, about as much CPU as wall time and more; napping ones cost a
+// few percent (the check leaves room for a loaded machine). Then one byte on `wake_fd`
+// ends every wait, and each must have seen it (1).
+void check_quiet_then_woken(std::vector<weft::Unfuture<int>>& waiters, int wake_fd) {
+  std::this_thread::sleep_for(300ms);  // every waiter has started and waits
+  weft_test::CostMeter waiting;
+  std::this_thread::sleep_for(500ms);
+  waiting.stop();
+  INFO("CPU " << waiting.cpu().count() << " us over "
+            << std::chrono::duration_cast<std::chrono::microseconds>(waiting.wall()).count() << " us of waiting");
+  CHECK(waiting.cpu() < waiting.wall() / 3);
+  for (auto& w : waiters) CHECK(!w.ready());
+  REQUIRE(::write(wake_fd, "x", 1) == 1);
+  long saw = 0;
+  for (auto& w : waiters) saw += w.get();
+  CHECK(saw == static_cast<long>(waiters.size()));
+}
+
+}  // namespace
+
 TEST_CASE("a thousand polls of the same fds all wait without spinning, and all see the byte") {
   REQUIRE(weft::current_config().threads >= 2);
   constexpr int kPollers = 1000;
@@ -33,20 +56,7 @@ TEST_CASE("a thousand polls of the same fds all wait without spinning, and all s
       return ::poll(p, 2, -1) == 1 && p[0].revents == POLLIN ? 1 : 0;
     }));
   }
-  std::this_thread::sleep_for(300ms);  // every poller has started and waits
-  weft_test::CostMeter waiting;
-  std::this_thread::sleep_for(500ms);
-  waiting.stop();
-  INFO("CPU " << waiting.cpu().count() << " us over "
-            << std::chrono::duration_cast<std::chrono::microseconds>(waiting.wall()).count() << " us of waiting");
-  // Spinning pollers keep both workers busy: about as much CPU as wall time, and more;
-  // napping ones cost a few percent (the check leaves room for a loaded machine).
-  CHECK(waiting.cpu() < waiting.wall() / 3);
-  for (auto& p : pollers) CHECK(!p.ready());
-  REQUIRE(::write(a.out(), "x", 1) == 1);
-  int saw = 0;
-  for (auto& p : pollers) saw += p.get();
-  CHECK(saw == kPollers);
+  check_quiet_then_woken(pollers, a.out());
 }
 
 TEST_CASE("six hundred epoll_waits, each on a set of its own over the same fd, wait without spinning") {
@@ -67,16 +77,5 @@ TEST_CASE("six hundred epoll_waits, each on a set of its own over the same fd, w
       return n == 1 && got.data.fd == a.in() ? 1 : 0;
     }));
   }
-  std::this_thread::sleep_for(300ms);
-  weft_test::CostMeter waiting;
-  std::this_thread::sleep_for(500ms);
-  waiting.stop();
-  INFO("CPU " << waiting.cpu().count() << " us over "
-            << std::chrono::duration_cast<std::chrono::microseconds>(waiting.wall()).count() << " us of waiting");
-  CHECK(waiting.cpu() < waiting.wall() / 3);
-  for (auto& w : waiters) CHECK(!w.ready());
-  REQUIRE(::write(a.out(), "x", 1) == 1);
-  int saw = 0;
-  for (auto& w : waiters) saw += w.get();
-  CHECK(saw == kWaiters);
+  check_quiet_then_woken(waiters, a.out());
 }
